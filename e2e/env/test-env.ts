@@ -1,0 +1,54 @@
+/**
+ * Connection details of the real services started by e2e/env/run-tests.ts, handed to tests
+ * in one place: a JSON file whose path is in BERTH_TEST_ENV. Tests never guess ports.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface TestEnv {
+  /** Temporary directory of this test run; tests create their own subdirectories in it. */
+  workDir: string;
+  postgres: {
+    /** Superuser URL of a cluster started for this run (never the system one). */
+    url: string;
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+  };
+  redis: { url: string; host: string; port: number; password: string };
+  minio: { endPoint: string; port: number; useSSL: false; accessKey: string; secretKey: string; bucket: string };
+  kube: { kubeconfig: string; server: string };
+  containerd: { address: string };
+  /** Absolute paths of client binaries and tools. */
+  tools: {
+    skopeo: string;
+    podman: string;
+    ctr: string;
+    oras: string;
+    crane: string;
+    helm: string;
+    dockerRegistry: string;
+    /** The current conformance suite (opencontainers/distribution-spec main, `package main`). */
+    conformance: string;
+    /** The v1.1.1 conformance suite (`go test -c`). */
+    conformanceV111: string;
+  };
+  /** A CNCF Distribution (docker-registry) instance started for this run. */
+  distribution: { url: string };
+}
+
+let cached: TestEnv | undefined;
+
+export function testEnv(): TestEnv {
+  if (cached) return cached;
+  const file = process.env.BERTH_TEST_ENV;
+  if (!file) {
+    throw new Error(
+      'BERTH_TEST_ENV is not set: run the tests with `npm test`, which installs and starts ' +
+        'PostgreSQL, Redis, MinIO, etcd/kube-apiserver and containerd (see e2e/env/).',
+    );
+  }
+  cached = JSON.parse(readFileSync(file, 'utf8')) as TestEnv;
+  return cached;
+}

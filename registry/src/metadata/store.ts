@@ -1,0 +1,112 @@
+/**
+ * The metadata seam: repositories, blob links, manifests, tags and referrers.
+ * One SQL schema (metadata/migrations/*.sql) serves PostgreSQL (production, `pg`) and
+ * PGlite (embedded); both run the same SqlMetadataStore over the SqlDatabase adapter below.
+ *
+ * Every implementation passes the shared suite in registry/test/metadata/store-suite.ts.
+ */
+
+export interface SqlDatabase {
+  /** "postgres" or "pglite", for logs and health output. */
+  readonly name: string;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Run `work` in one transaction on one connection; rolled back if it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+}
+
+/** A manifest as stored: the exact bytes pushed plus what the registry derived from them. */
+export interface ManifestRecord {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Buffer;
+  /** artifactType, else config.mediaType (for referrers). */
+  artifactType?: string;
+  /** Digest of the manifest this one refers to (`subject`), if any. */
+  subject?: string;
+  annotations?: Record<string, string>;
+  createdAt: Date;
+}
+
+/** What a manifest references, recorded for garbage collection and delete checks. */
+export interface ManifestReferences {
+  /** Config and layer digests (blobs). */
+  blobs: string[];
+  /** Child manifest digests (image index / manifest list). */
+  manifests: string[];
+}
+
+export interface NewManifest {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  content: Buffer;
+  artifactType?: string;
+  subject?: string;
+  annotations?: Record<string, string>;
+  references: ManifestReferences;
+}
+
+/** A referrer as the referrers API lists it (an OCI descriptor). */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface Page {
+  /** At most this many entries; undefined means no limit. */
+  limit?: number;
+  /** Return entries strictly after this one, in lexical order. */
+  after?: string;
+}
+
+export interface MetadataStore {
+  readonly name: string;
+  /** Apply pending migrations (under an advisory lock, so replicas may start together). */
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Blobs: one row per verified blob, shared by every repository; links say who may see it.
+  getBlob(digest: string): Promise<BlobRecord | undefined>;
+  /** Record a verified blob (idempotent) and link it to `repository` (creating the repository). */
+  putBlob(repository: string, blob: BlobRecord): Promise<void>;
+  /** The blob if it is linked to `repository`. */
+  getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | undefined>;
+  /** Remove the link; true when a link existed. The blob row stays for garbage collection. */
+  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+
+  // Manifests and tags.
+  /**
+   * Store a manifest (idempotent on repository+digest) with its references, and point
+   * `tags` at it, in one transaction. Creates the repository if needed.
+   */
+  putManifest(manifest: NewManifest, tags: string[]): Promise<void>;
+  getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined>;
+  /** The digest a tag points to. */
+  resolveTag(repository: string, tag: string): Promise<string | undefined>;
+  /** Delete a manifest and every tag pointing to it; true when it existed. */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** Delete one tag; true when it existed. */
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Tags of a repository in lexical order; undefined when the repository does not exist. */
+  listTags(repository: string, page: Page): Promise<string[] | undefined>;
+  /** Repository names in lexical order. */
+  listRepositories(page: Page): Promise<string[]>;
+  /** Manifests in `repository` whose subject is `subject`, optionally filtered by artifactType. */
+  listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerDescriptor[]>;
+}

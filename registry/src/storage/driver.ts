@@ -1,0 +1,82 @@
+/**
+ * The blob storage driver: the narrow seam between registry logic and where bytes live.
+ *
+ * Drivers know nothing about digests, repositories or uploads; they store opaque objects
+ * under slash-separated paths. Registry logic (content addressing, upload sessions,
+ * digest verification) is written once above this interface, in domain/.
+ *
+ * Storage layout used by the registry (documented here, where it is defined):
+ *
+ *   blobs/<algorithm>/<first two hex chars>/<hex>/data   verified, content-addressed blobs,
+ *                                                      shared by every repository (dedupe)
+ *   _uploads/<uuid>/info                               JSON {repository, startedAt}
+ *   _uploads/<uuid>/parts/<16-digit zero-padded offset> the chunks received so far, in order
+ *
+ * A blob becomes visible under blobs/ only through `assemble`, called after its digest
+ * has been verified, so a partial blob is never visible.
+ *
+ * Every implementation passes the shared suite in registry/test/storage/driver-suite.ts.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  /** Path relative to the driver root, as passed to the driver. */
+  path: string;
+  size: number;
+  modifiedAt: Date;
+}
+
+export interface ByteRange {
+  /** First byte to return. */
+  offset: number;
+  /** Last byte to return, inclusive; undefined means to the end. */
+  end?: number;
+}
+
+export interface BlobStorageDriver {
+  /** Short name for logs and health output: "filesystem", "s3". */
+  readonly name: string;
+
+  /**
+   * Store a whole object. The object becomes visible only once completely written
+   * (filesystem: temporary file then rename; S3: a single PUT/multipart completion).
+   * Overwrites an existing object. Resolves to the number of bytes written.
+   * If `body` errors, nothing is left visible at `path` and the promise rejects.
+   */
+  put(path: string, body: Readable | Buffer): Promise<number>;
+
+  /** Stream an object or a byte range of it. Rejects with PathNotFoundError, InvalidOffsetError. */
+  read(path: string, range?: ByteRange): Promise<Readable>;
+
+  /** Size and modification time, or undefined when the object does not exist. */
+  stat(path: string): Promise<ObjectInfo | undefined>;
+
+  /** Every object below `prefix` (recursively), sorted by path. Empty when none. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+
+  /**
+   * Make `dest` the concatenation of `sources` (in the given order), atomically: `dest`
+   * appears complete or not at all. Sources may be consumed (moved) by the operation;
+   * callers delete what remains of them afterwards. If `dest` already exists it is replaced.
+   */
+  assemble(dest: string, sources: string[]): Promise<void>;
+
+  /** Delete one object. Deleting a missing object is not an error. */
+  delete(path: string): Promise<void>;
+
+  /** Delete every object below `prefix`. Not an error when there are none. */
+  deletePrefix(prefix: string): Promise<void>;
+
+  /** Release connections, timers. */
+  close(): Promise<void>;
+}
+
+export class StorageDriverError extends Error {
+  constructor(message: string, readonly driver: string, readonly path: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+export class PathNotFoundError extends StorageDriverError {}
+export class InvalidPathError extends StorageDriverError {}
+export class InvalidOffsetError extends StorageDriverError {}
