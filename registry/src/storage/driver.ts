@@ -45,13 +45,21 @@ export interface BlobStorageDriver {
    */
   put(path: string, body: Readable | Buffer): Promise<number>;
 
-  /** Stream an object or a byte range of it. Rejects with PathNotFoundError, InvalidOffsetError. */
+  /**
+   * Stream an object or a byte range of it. Rejects with PathNotFoundError, InvalidOffsetError.
+   * Ranges: 0 <= offset <= size, else InvalidOffsetError; offset == size gives an empty stream
+   * (so a zero-length object reads as empty); `end` past the last byte is clamped to it (as
+   * HTTP does); `end < offset` is InvalidOffsetError.
+   */
   read(path: string, range?: ByteRange): Promise<Readable>;
 
   /** Size and modification time, or undefined when the object does not exist. */
   stat(path: string): Promise<ObjectInfo | undefined>;
 
-  /** Every object below `prefix` (recursively), sorted by path. Empty when none. */
+  /**
+   * Every object below `prefix` (recursively), sorted by path. Empty when none. `prefix` names a
+   * directory: "a/b" lists "a/b/..." (never "a/bc"); "" lists the whole store.
+   */
   list(prefix: string): Promise<ObjectInfo[]>;
 
   /**
@@ -64,7 +72,7 @@ export interface BlobStorageDriver {
   /** Delete one object. Deleting a missing object is not an error. */
   delete(path: string): Promise<void>;
 
-  /** Delete every object below `prefix`. Not an error when there are none. */
+  /** Delete every object below `prefix` (a directory, as for `list`; "" is refused). Not an error when there are none. */
   deletePrefix(prefix: string): Promise<void>;
 
   /** Release connections, timers. */
@@ -72,8 +80,8 @@ export interface BlobStorageDriver {
 }
 
 export class StorageDriverError extends Error {
-  constructor(message: string, readonly driver: string, readonly path: string) {
-    super(message);
+  constructor(message: string, readonly driver: string, readonly path: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

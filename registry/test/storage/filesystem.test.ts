@@ -1,0 +1,68 @@
+import { mkdtemp, readdir, rm, stat, utimes, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { FilesystemDriver } from '../../src/storage/filesystem.ts';
+import { describeDriverSuite } from './driver-suite.ts';
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'berth-fs-driver-'));
+}
+
+describeDriverSuite('filesystem', async () => {
+  const rootDirectory = await tempRoot();
+  return {
+    driver: new FilesystemDriver({ rootDirectory }),
+    cleanup: () => rm(rootDirectory, { recursive: true, force: true }),
+  };
+});
+
+describe('FilesystemDriver specifics', function () {
+  let root: string;
+  beforeEach(async function () {
+    root = await tempRoot();
+  });
+  afterEach(async function () {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('stores object "a/b" as the file <root>/a/b and leaves no temporary files', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('a/b', Buffer.from('content'));
+    assert.equal((await stat(join(root, 'a', 'b'))).size, 7);
+    assert.deepEqual(await readdir(join(root, '.tmp')), []);
+    await driver.put('x/y', Buffer.from('1'));
+    await driver.put('x/z', Buffer.from('2'));
+    await driver.assemble('a/c', ['x/y', 'x/z']);
+    assert.deepEqual(await readdir(join(root, '.tmp')), []);
+  });
+
+  it('removes directories left empty by deletes, up to the root', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('blobs/sha256/ab/abcd/data', Buffer.from('x'));
+    await driver.put('blobs/sha256/ab/abef/data', Buffer.from('y'));
+    await driver.delete('blobs/sha256/ab/abcd/data');
+    assert.deepEqual((await readdir(join(root, 'blobs', 'sha256', 'ab'))).sort(), ['abef']);
+    await driver.delete('blobs/sha256/ab/abef/data');
+    assert.deepEqual((await readdir(root)).sort(), ['.tmp']);
+    assert.notEqual(await stat(root), undefined);
+  });
+
+  it('sweeps stale temporary files left by a crash, and keeps fresh ones', async function () {
+    await mkdir(join(root, '.tmp'));
+    const stale = join(root, '.tmp', 'stale');
+    const fresh = join(root, '.tmp', 'fresh');
+    await writeFile(stale, 'partial');
+    await writeFile(fresh, 'in progress elsewhere');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await utimes(stale, twoHoursAgo, twoHoursAgo);
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('a', Buffer.from('1'));
+    assert.deepEqual(await readdir(join(root, '.tmp')), ['fresh']);
+    assert.deepEqual((await driver.list('')).map((o) => o.path), ['a']);
+  });
+
+  it('refuses an empty root directory', function () {
+    assert.throws(() => new FilesystemDriver({ rootDirectory: '' }), /rootDirectory/);
+  });
+});
