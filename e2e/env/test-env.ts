@@ -36,7 +36,14 @@ export interface TestEnv {
   };
   /** A CNCF Distribution (docker-registry) instance started for this run. */
   distribution: { url: string };
+  /** The services this run started (BERTH_SERVICES may limit them). */
+  services: string[];
+  /** Every long-running process the setup started, with its pid. */
+  processes: { name: string; pid: number }[];
 }
+
+/** The parts of TestEnv that belong to one service, absent when that service was not started. */
+const serviceSections = ['postgres', 'redis', 'minio', 'kube', 'containerd', 'distribution', 'tools'] as const;
 
 let cached: TestEnv | undefined;
 
@@ -49,6 +56,19 @@ export function testEnv(): TestEnv {
         'PostgreSQL, Redis, MinIO, etcd/kube-apiserver and containerd (see e2e/env/).',
     );
   }
-  cached = JSON.parse(readFileSync(file, 'utf8')) as TestEnv;
+  const env = JSON.parse(readFileSync(file, 'utf8')) as TestEnv;
+  for (const section of serviceSections) {
+    if (env[section] !== undefined) continue;
+    // Fail with the reason instead of "cannot read properties of undefined".
+    Object.defineProperty(env, section, {
+      get() {
+        throw new Error(
+          `${section} was not started for this run (BERTH_SERVICES=${process.env.BERTH_SERVICES ?? ''}): ` +
+            `add it to BERTH_SERVICES, or unset BERTH_SERVICES to start everything`,
+        );
+      },
+    });
+  }
+  cached = env;
   return cached;
 }

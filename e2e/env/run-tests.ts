@@ -1,0 +1,74 @@
+/**
+ * `npm test` after the typecheck: installs and builds what is missing, starts the services,
+ * runs mocha with BERTH_TEST_ENV pointing at their description, stops every service (after
+ * a failure or a signal too) and exits with mocha's code.
+ *
+ *   npx tsx e2e/env/run-tests.ts [mocha arguments or spec files]
+ *   BERTH_SERVICES=postgres,redis npx tsx e2e/env/run-tests.ts registry/test/x.test.ts
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { parseServiceList, startEnvironment, type Environment } from './environment.ts';
+import { consoleProgress } from './progress.ts';
+
+async function main(): Promise<number> {
+  const progress = consoleProgress();
+  const services = parseServiceList(process.env.BERTH_SERVICES);
+  let environment: Environment | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => (stopping ??= environment ? progress.step('stop services', () => environment!.stop()) : Promise.resolve());
+
+  let mocha: ReturnType<typeof spawn> | undefined;
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = signal;
+    progress.line(`${signal}: stopping`);
+    if (mocha && mocha.exitCode === null) mocha.kill(signal);
+    else void stopAll().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  try {
+    environment = await startEnvironment({ services, progress, keepWorkDir: process.env.BERTH_KEEP_ENV === '1' });
+    if (signalled) return 130;
+    progress.line(`env file ${environment.envFile}`);
+    const args = mochaArgs(process.argv.slice(2), environment.env.workDir);
+    const started = Date.now();
+    const code = await new Promise<number>((resolve, reject) => {
+      mocha = spawn('npx', ['mocha', ...args], {
+        stdio: 'inherit',
+        env: { ...process.env, BERTH_TEST_ENV: environment!.envFile },
+      });
+      mocha.on('error', reject);
+      mocha.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 + 1 : 1)));
+    });
+    progress.line(`mocha exited with ${code} after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return code;
+  } catch (err) {
+    progress.line(`setup failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+/**
+ * Mocha adds spec files named on the command line to the config's `spec` globs; when spec
+ * files are named, run them alone, with the rest of .mocharc.yaml.
+ */
+function mochaArgs(args: string[], workDir: string): string[] {
+  const namesSpecs = args.some((arg) => !arg.startsWith('-') && (existsSync(arg) || /[*?{]/.test(arg)));
+  if (!namesSpecs || !existsSync('.mocharc.yaml')) return args;
+  const config = YAML.parse(readFileSync('.mocharc.yaml', 'utf8')) as Record<string, unknown>;
+  delete config.spec;
+  const file = join(workDir, 'mocharc.json');
+  writeFileSync(file, JSON.stringify(config));
+  return ['--config', file, ...args];
+}
+
+process.exitCode = await main();
