@@ -6,17 +6,31 @@
  * Every implementation passes the shared suite in registry/test/metadata/store-suite.ts.
  */
 
-export interface SqlDatabase {
+/**
+ * Both adapters return the same JS types: bigint and numeric columns as numbers, bytea as
+ * Buffer, timestamptz as Date, json/jsonb parsed.
+ */
+export interface SqlDatabase extends SqlExecutor {
   /** "postgres" or "pglite", for logs and health output. */
   readonly name: string;
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Run `work` in one transaction on one connection; rolled back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
+export interface SqlQueryOptions {
+  /**
+   * Keep the statement prepared on the connection (a named statement in `pg`) and reuse it.
+   * For fixed hot-path SQL only: every distinct text becomes one prepared statement.
+   */
+  prepare?: boolean;
+}
+
 export interface SqlExecutor {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** One statement, parameters as $1, $2, ... */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: SqlQueryOptions): Promise<Row[]>;
+  /** A script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
 }
 
 export interface BlobRecord {

@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadMigrations, migrate } from '../../src/metadata/migrations.ts';
+import { PGliteDatabase } from '../../src/metadata/pglite.ts';
+import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
+import { digestOf, metadataStoreSuite } from './store-suite.ts';
+
+describe('metadata store: PGlite in memory', function () {
+  metadataStoreSuite(async () => {
+    const db = await PGliteDatabase.open({});
+    return { db, store: new SqlMetadataStore(db), dispose: () => db.close() };
+  });
+});
+
+describe('metadata store: PGlite on a data directory', function () {
+  let directory: string;
+
+  before(async function () {
+    directory = await mkdtemp(join(tmpdir(), 'berth-pglite-'));
+  });
+
+  after(async function () {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  metadataStoreSuite(async () => {
+    const db = await PGliteDatabase.open({ dataDirectory: join(directory, 'suite') });
+    return { db, store: new SqlMetadataStore(db), dispose: () => db.close() };
+  });
+
+  it('keeps data across close and reopen, and migrates nothing twice', async function () {
+    const dataDirectory = join(directory, 'reopen');
+    const first = new SqlMetadataStore(await PGliteDatabase.open({ dataDirectory }));
+    await first.migrate();
+    const content = Buffer.from('{"schemaVersion":2}');
+    const digest = digestOf(content);
+    await first.putBlob('library/kept', { digest: digestOf('layer'), size: 5 });
+    await first.putManifest(
+      { repository: 'library/kept', digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', content, references: { blobs: [digestOf('layer')], manifests: [] } },
+      ['v1'],
+    );
+    await first.close();
+
+    const db = await PGliteDatabase.open({ dataDirectory });
+    try {
+      expect(await migrate(db)).to.deep.equal([]);
+      const second = new SqlMetadataStore(db);
+      expect(await second.resolveTag('library/kept', 'v1')).to.equal(digest);
+      expect((await second.getManifest('library/kept', digest))!.content.equals(content)).to.equal(true);
+      expect(await second.getLinkedBlob('library/kept', digestOf('layer'))).to.deep.equal({ digest: digestOf('layer'), size: 5 });
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('migrations (PGlite)', function () {
+  it('applies every shipped migration once, in order', async function () {
+    const db = await PGliteDatabase.open({});
+    try {
+      const shipped = await loadMigrations();
+      expect(shipped.map((m) => m.version)).to.deep.equal([...shipped.map((m) => m.version)].sort((a, b) => a - b));
+      expect(await migrate(db)).to.deep.equal(shipped.map((m) => m.version));
+      expect(await migrate(db)).to.deep.equal([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses to start when an applied migration was edited, and rolls back a failing one', async function () {
+    const db = await PGliteDatabase.open({});
+    try {
+      await migrate(db, [{ version: 1, name: 'one', sql: 'CREATE TABLE one (id integer)' }]);
+      let thrown: unknown;
+      try {
+        await migrate(db, [{ version: 1, name: 'one', sql: 'CREATE TABLE one (id bigint)' }]);
+      } catch (err) {
+        thrown = err;
+      }
+      expect((thrown as Error).message).to.match(/was changed after it was applied/);
+
+      thrown = undefined;
+      try {
+        await migrate(db, [
+          { version: 1, name: 'one', sql: 'CREATE TABLE one (id integer)' },
+          { version: 2, name: 'two', sql: 'CREATE TABLE two (id integer)' },
+          { version: 3, name: 'broken', sql: 'CREATE TABLE three (id no_such_type)' },
+        ]);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).to.be.instanceOf(Error);
+      const versions = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(versions.map((v) => v.version)).to.deep.equal([1]);
+      const two = await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'two'");
+      expect(two).to.deep.equal([]);
+    } finally {
+      await db.close();
+    }
+  });
+});
