@@ -14,6 +14,11 @@ const SEGMENT = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]*$/;
 /** Long enough for every layout path; short enough for S3 keys (1024) with a driver prefix. */
 const MAX_PATH_LENGTH = 512;
 
+/** Whether one path segment (a file or directory name) is valid. */
+export function isValidSegment(segment: string): boolean {
+  return SEGMENT.test(segment);
+}
+
 function isValidPath(path: string): boolean {
   if (typeof path !== 'string' || path.length === 0 || path.length > MAX_PATH_LENGTH) return false;
   return path.split('/').every((segment) => SEGMENT.test(segment));
