@@ -10,11 +10,20 @@ import { PortAllocator } from './ports.ts';
 import type { ServiceProcess } from './process.ts';
 import type { Progress } from './progress.ts';
 import type { RunningService, ServiceContext } from './services/service.ts';
+import { prepareClients } from './services/clients.ts';
+import { startContainerd } from './services/containerd.ts';
+import { startDistribution } from './services/distribution.ts';
+import { startKube } from './services/kube.ts';
+import { startMinio } from './services/minio.ts';
 import { startPostgres } from './services/postgres.ts';
 import { startRedis } from './services/redis.ts';
-import { Toolbox } from './tools.ts';
+import { goPrograms, Toolbox } from './tools.ts';
 
-export const serviceNames = ['postgres', 'redis'] as const;
+/**
+ * What BERTH_SERVICES can name. `clients` installs and builds the registry clients and the
+ * conformance suites (no process); the others start servers.
+ */
+export const serviceNames = ['postgres', 'redis', 'minio', 'kube', 'containerd', 'distribution', 'clients'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 /** BERTH_SERVICES=a,b limits the services (for developers); unset or empty means all. */
@@ -84,17 +93,59 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
   progress.line(`services: ${options.services.join(', ')}; directory ${workDir}`);
   try {
     const want = (name: ServiceName) => options.services.includes(name);
-    // Tools first, one after another: builds share 2 cores.
-    const postgresPrograms = want('postgres') ? await toolbox.ensureDebian(['initdb', 'postgres']) : undefined;
-    const redisPrograms = want('redis') ? await toolbox.ensureDebian(['redisServer']) : undefined;
+    // Tools first, one after another: builds share 2 cores. Debian packages in one apt run.
+    const debian = await toolbox.ensureDebian([
+      ...(want('postgres') ? (['initdb', 'postgres'] as const) : []),
+      ...(want('redis') ? (['redisServer'] as const) : []),
+      ...(want('kube') ? (['etcd', 'openssl'] as const) : []),
+      ...(want('containerd') || want('clients') ? (['containerd', 'ctr'] as const) : []),
+      ...(want('distribution') || want('clients') ? (['dockerRegistry'] as const) : []),
+      ...(want('clients') ? (['skopeo', 'podman', 'newuidmap'] as const) : []),
+    ]);
+    const minio = want('minio') ? await toolbox.ensureGo(goPrograms.minio) : undefined;
+    const kubeApiserver = want('kube') ? await toolbox.ensureGo(goPrograms.kubeApiserver) : undefined;
+    if (want('clients')) {
+      const tools: TestEnv['tools'] = {
+        skopeo: debian.skopeo!,
+        podman: debian.podman!,
+        ctr: debian.ctr!,
+        dockerRegistry: debian.dockerRegistry!,
+        oras: await toolbox.ensureGo(goPrograms.oras),
+        crane: await toolbox.ensureGo(goPrograms.crane),
+        helm: await toolbox.ensureGo(goPrograms.helm),
+        conformance: await toolbox.ensureGo(goPrograms.conformance),
+        conformanceV111: await toolbox.ensureGo(goPrograms.conformanceV111).catch((err: Error) => {
+          // The Go module proxy reachable here refuses this pseudo-version (403); say so
+          // in the env file instead of failing every other test.
+          const reason = `the v1.1.1 conformance suite could not be built: ${err.message.split('\n').slice(0, 3).join(' ')}`;
+          progress.line(`WARNING ${reason}`);
+          (env.unavailable ??= {}).conformanceV111 = reason;
+          return '';
+        }),
+      };
+      env.tools = tools;
+      env.clients = prepareClients(context('clients').dir);
+    }
 
     // Services start side by side; each waits for its own readiness.
     const starts: Promise<void>[] = [];
-    if (postgresPrograms) {
-      starts.push(progress.step('postgres', async () => void (env.postgres = track(await startPostgres(context('postgres'), postgresPrograms)))));
+    const start = <I>(name: ServiceName, begin: (ctx: ServiceContext) => Promise<RunningService<I>>, keep: (info: I) => void) => {
+      starts.push(progress.step(`start ${name}`, async () => keep(track(await begin(context(name))))));
+    };
+    if (want('postgres')) {
+      start('postgres', (ctx) => startPostgres(ctx, { initdb: debian.initdb!, postgres: debian.postgres! }), (i) => (env.postgres = i));
     }
-    if (redisPrograms) {
-      starts.push(progress.step('redis', async () => void (env.redis = track(await startRedis(context('redis'), redisPrograms.redisServer)))));
+    if (want('redis')) start('redis', (ctx) => startRedis(ctx, debian.redisServer!), (i) => (env.redis = i));
+    if (minio) start('minio', (ctx) => startMinio(ctx, minio), (i) => (env.minio = i));
+    if (kubeApiserver) {
+      const programs = { etcd: debian.etcd!, openssl: debian.openssl!, kubeApiserver };
+      start('kube', (ctx) => startKube(ctx, programs), (i) => (env.kube = i));
+    }
+    if (want('containerd')) {
+      start('containerd', (ctx) => startContainerd(ctx, { containerd: debian.containerd!, ctr: debian.ctr! }), (i) => (env.containerd = i));
+    }
+    if (want('distribution')) {
+      start('distribution', (ctx) => startDistribution(ctx, debian.dockerRegistry!), (i) => (env.distribution = i));
     }
     const results = await Promise.allSettled(starts);
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

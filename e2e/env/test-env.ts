@@ -19,7 +19,14 @@ export interface TestEnv {
   redis: { url: string; host: string; port: number; password: string };
   minio: { endPoint: string; port: number; useSSL: false; accessKey: string; secretKey: string; bucket: string };
   kube: { kubeconfig: string; server: string };
-  containerd: { address: string };
+  containerd: {
+    /** The daemon's socket: `ctr --address <address>`. */
+    address: string;
+    /** `ctr pull --snapshotter <snapshotter>`: overlayfs where overlay mounts work, else native. */
+    snapshotter: 'overlayfs' | 'native';
+    /** A namespace for tests: `ctr -n <namespace>`. */
+    namespace: string;
+  };
   /** Absolute paths of client binaries and tools. */
   tools: {
     skopeo: string;
@@ -31,19 +38,38 @@ export interface TestEnv {
     dockerRegistry: string;
     /** The current conformance suite (opencontainers/distribution-spec main, `package main`). */
     conformance: string;
-    /** The v1.1.1 conformance suite (`go test -c`). */
+    /**
+     * The v1.1.1 conformance suite (`go test -c`). Empty when it could not be built (the
+     * module proxy may refuse its pseudo-version); `unavailable.conformanceV111` says why.
+     */
     conformanceV111: string;
   };
   /** A CNCF Distribution (docker-registry) instance started for this run. */
-  distribution: { url: string };
+  distribution: { url: string; /** host:port, as clients name the registry. */ host: string };
+  /**
+   * For every client process: merge `env` into its environment (credentials, caches and
+   * helm homes stay in this run's directory) and put `podmanArgs` before podman's command.
+   */
+  clients: { env: Record<string, string>; podmanArgs: string[] };
   /** The services this run started (BERTH_SERVICES may limit them). */
   services: string[];
   /** Every long-running process the setup started, with its pid. */
   processes: { name: string; pid: number }[];
+  /** Tools that could not be provided on this machine, with the reason. */
+  unavailable?: Record<string, string>;
 }
 
-/** The parts of TestEnv that belong to one service, absent when that service was not started. */
-const serviceSections = ['postgres', 'redis', 'minio', 'kube', 'containerd', 'distribution', 'tools'] as const;
+/** Parts of TestEnv, absent when the BERTH_SERVICES name that fills them was not started. */
+const serviceSections = {
+  postgres: 'postgres',
+  redis: 'redis',
+  minio: 'minio',
+  kube: 'kube',
+  containerd: 'containerd',
+  distribution: 'distribution',
+  tools: 'clients',
+  clients: 'clients',
+} as const;
 
 let cached: TestEnv | undefined;
 
@@ -57,14 +83,14 @@ export function testEnv(): TestEnv {
     );
   }
   const env = JSON.parse(readFileSync(file, 'utf8')) as TestEnv;
-  for (const section of serviceSections) {
+  for (const [section, service] of Object.entries(serviceSections) as [keyof TestEnv, string][]) {
     if (env[section] !== undefined) continue;
     // Fail with the reason instead of "cannot read properties of undefined".
     Object.defineProperty(env, section, {
       get() {
         throw new Error(
-          `${section} was not started for this run (BERTH_SERVICES=${process.env.BERTH_SERVICES ?? ''}): ` +
-            `add it to BERTH_SERVICES, or unset BERTH_SERVICES to start everything`,
+          `testEnv().${section}: service "${service}" was not started for this run ` +
+            `(BERTH_SERVICES=${process.env.BERTH_SERVICES ?? ''}): add it, or unset BERTH_SERVICES to start everything`,
         );
       },
     });

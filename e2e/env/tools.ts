@@ -169,6 +169,13 @@ export const goPrograms = {
     binary: 'conformance',
     build: goInstall(`${conformanceModule}@v0.0.0-20260831232431-97274622c111`),
   },
+  conformanceV111: {
+    name: 'oci-conformance',
+    // The v1.1.1 tag's commit a139cc423184 (2025-01-23), as the nested module's pseudo-version.
+    version: 'v0.0.0-20250123160558-a139cc423184',
+    binary: 'conformance.test',
+    build: goTestCompile(conformanceModule, 'v0.0.0-20250123160558-a139cc423184'),
+  },
 } satisfies Record<string, GoProgram>;
 
 export type GoProgramName = keyof typeof goPrograms;
@@ -192,10 +199,10 @@ export class Toolbox {
   }
 
   /** Installs the Debian packages of the missing programs (one apt-get run), then resolves them. */
-  async ensureDebian<N extends DebianProgramName>(names: readonly N[]): Promise<Record<N, string>> {
+  async ensureDebian(names: readonly DebianProgramName[]): Promise<Partial<Record<DebianProgramName, string>>> {
     const missing = [...new Set(names.filter((n) => !this.findDebian(n)).map((n) => debianPrograms[n].package))];
     if (missing.length > 0) await this.aptInstall(missing);
-    const found = {} as Record<N, string>;
+    const found: Partial<Record<DebianProgramName, string>> = {};
     for (const name of names) {
       const path = this.findDebian(name);
       if (!path) {
