@@ -36,6 +36,12 @@ export const RegistryTlsSchema = Type.Object(
         { description: 'Have cert-manager issue the serving certificate (a Certificate is created).' },
       ),
     ),
+    extraNames: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+        maxItems: 32,
+        description: 'More DNS names or IP addresses for the generated serving certificate (host and Service names are always in).',
+      }),
+    ),
   },
   {
     default: {},
