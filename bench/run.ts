@@ -1,0 +1,229 @@
+/**
+ * `npm run bench`: Berth (embedded configuration) side by side with CNCF Distribution
+ * (Debian `docker-registry`, filesystem storage) on the same machine, the same load against
+ * each, alternating, several rounds; prints absolute figures and Berth ÷ Distribution ratios.
+ *
+ *   npm run bench -- [--rounds 3] [--quick] [--out bench/results/latest.md]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join, dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { startBerth } from '../e2e/lib/berth.ts';
+import { freePort } from '../e2e/lib/net.ts';
+import {
+  type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest,
+} from './load.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const quick = flag('quick');
+const rounds = Number(option('rounds', quick ? '1' : '3'));
+const out = option('out', 'bench/results/latest.md');
+const BLOBS = 16;
+const BLOB_SIZE = 16 * 1024 * 1024;
+const BLOB_CONCURRENCY = 4;
+const CHUNK = 4 * 1024 * 1024;
+const MANIFEST_CONCURRENCY = 32;
+const MANIFEST_REQUESTS = quick ? 4000 : 20000;
+const BIG_BLOB = quick ? 256 * 1024 * 1024 : 2 * 1024 * 1024 * 1024;
+
+async function startDistribution(dir: string): Promise<{ target: Target; pid: number; stop: () => Promise<void> }> {
+  const binary = '/usr/bin/docker-registry';
+  if (!existsSync(binary)) {
+    throw new Error('docker-registry (CNCF Distribution) is missing: apt-get install docker-registry, or run npm test once (it installs it)');
+  }
+  const port = await freePort();
+  const config = join(dir, 'distribution.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log: { level: error, accesslog: { disabled: true } }',
+      'storage:',
+      `  filesystem: { rootdirectory: ${join(dir, 'distribution-data')} }`,
+      '  cache: { blobdescriptor: inmemory }',
+      '  delete: { enabled: true }',
+      `http: { addr: "127.0.0.1:${port}" }`,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(binary, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`${url}/v2/`);
+      if (res.status === 200) break;
+    } catch {
+      /* starting */
+    }
+    if (i > 200) throw new Error(`docker-registry did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    target: { name: 'distribution', url },
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+/** Resident memory of a process, from /proc. */
+function rssMiB(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Streams `size` bytes in and out of one registry, sampling its resident memory. */
+async function bigBlob(target: Target, pid: number, size: number): Promise<{ peakRssMiB: number; inMiBs: number; outMiBs: number }> {
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+  try {
+    const piece = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < piece.length; i++) piece[i] = (i * 31 + 7) & 0xff;
+    const hash = createHash('sha256');
+    for (let sent = 0; sent < size; sent += piece.length) hash.update(piece);
+    const digest = `sha256:${hash.digest('hex')}`;
+    const repo = 'bench/big';
+    const start = await fetch(`${target.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    if (start.status !== 202) throw new Error(`big blob POST ${start.status}`);
+    const loc = new URL(start.headers.get('location')!, target.url);
+    loc.searchParams.set('digest', digest);
+    const t0 = Date.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(loc, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': size } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const write = () => {
+        while (sent < size) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
+    });
+    if (status !== 201) throw new Error(`big blob PUT ${status}`);
+    const inSeconds = (Date.now() - t0) / 1000;
+    const t1 = Date.now();
+    const got = await new Promise<string>((resolve, reject) => {
+      http.get(`${target.url}/v2/${repo}/blobs/${digest}`, (res) => {
+        const h = createHash('sha256');
+        res.on('data', (c: Buffer) => h.update(c));
+        res.on('end', () => resolve(`sha256:${h.digest('hex')}`));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    if (got !== digest) throw new Error('big blob digest mismatch on pull');
+    const outSeconds = (Date.now() - t1) / 1000;
+    return { peakRssMiB: peak, inMiBs: size / 1048576 / inSeconds, outMiBs: size / 1048576 / outSeconds };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+type Scenario = 'push monolithic' | 'push chunked' | 'pull' | 'manifest GET' | 'manifest HEAD';
+
+async function runScenarios(target: Target, round: number): Promise<Record<Scenario, Timed>> {
+  const prefix = `bench/r${round}`;
+  const mono = randomBlobs(BLOBS, BLOB_SIZE);
+  const pushMono = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pushMonolithic(target, `${prefix}/mono`, mono[i]!));
+  const chunkedBlobs = randomBlobs(BLOBS, BLOB_SIZE);
+  const pushChunk = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pushChunked(target, `${prefix}/chunked`, chunkedBlobs[i]!, CHUNK));
+  const pull = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!));
+  const mediaType = await pushImage(target, `${prefix}/image`, 'latest');
+  const accept = `${mediaType}, application/vnd.docker.distribution.manifest.v2+json`;
+  // warm-up, then measure
+  await timed(500, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
+  const get = await timed(MANIFEST_REQUESTS, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
+  const head = await timed(MANIFEST_REQUESTS, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept));
+  return { 'push monolithic': pushMono, 'push chunked': pushChunk, pull, 'manifest GET': get, 'manifest HEAD': head };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-bench-'));
+  const distribution = await startDistribution(dir);
+  const berth = await startBerth({ backends: 'embedded', dir: join(dir, 'berth'), logLevel: 'warn' });
+  const targets: Array<{ target: Target; pid: number }> = [
+    { target: distribution.target, pid: distribution.pid },
+    { target: { name: 'berth', url: berth.url }, pid: berth.pid },
+  ];
+  const results: Record<string, Array<Record<Scenario, Timed>>> = { distribution: [], berth: [] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // alternate which registry goes first, so neither always gets a warmer machine
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const { target } of order) {
+        process.stderr.write(`round ${round + 1}/${rounds}: ${target.name}\n`);
+        results[target.name]!.push(await runScenarios(target, round));
+      }
+    }
+    const big: Record<string, Awaited<ReturnType<typeof bigBlob>>> = {};
+    for (const { target, pid } of targets) {
+      process.stderr.write(`${BIG_BLOB / 1048576} MiB blob in and out: ${target.name}\n`);
+      big[target.name] = await bigBlob(target, pid, BIG_BLOB);
+    }
+
+    const scenarios: Scenario[] = ['push monolithic', 'push chunked', 'pull', 'manifest GET', 'manifest HEAD'];
+    const targetsOf: Record<Scenario, number> = { 'push monolithic': 1.5, 'push chunked': 1.5, pull: 1.2, 'manifest GET': 2.0, 'manifest HEAD': 2.0 };
+    const lines: string[] = [];
+    lines.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`);
+    lines.push(`Command: npm run bench -- ${args.join(' ')} (rounds: ${rounds}; medians of rounds)`);
+    lines.push('');
+    lines.push('| scenario | unit | Distribution | Berth | ratio (Berth ÷ Distribution) | target | p50 ms D / B | p99 ms D / B |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const s of scenarios) {
+      const d = results.distribution!.map((r) => r[s]);
+      const b = results.berth!.map((r) => r[s]);
+      const blobScenario = !s.startsWith('manifest');
+      const unit = blobScenario ? 'MiB/s' : 'req/s';
+      const scale = blobScenario ? BLOB_SIZE / 1048576 : 1;
+      const dRate = median(d.map((x) => x.rate)) * scale;
+      const bRate = median(b.map((x) => x.rate)) * scale;
+      const ratio = bRate / dRate;
+      lines.push(
+        `| ${s} | ${unit} | ${dRate.toFixed(1)} | ${bRate.toFixed(1)} | ${ratio.toFixed(2)} ${ratio >= targetsOf[s] ? '✅' : '❌'} | ≥ ${targetsOf[s]} | ` +
+          `${median(d.map((x) => x.p50Ms)).toFixed(1)} / ${median(b.map((x) => x.p50Ms)).toFixed(1)} | ` +
+          `${median(d.map((x) => x.p99Ms)).toFixed(1)} / ${median(b.map((x) => x.p99Ms)).toFixed(1)} |`,
+      );
+    }
+    lines.push('');
+    lines.push(`| ${BIG_BLOB / 1048576} MiB blob | push MiB/s | pull MiB/s | peak RSS MiB |`);
+    lines.push('|---|---|---|---|');
+    for (const name of Object.keys(big)) {
+      const r = big[name]!;
+      lines.push(`| ${name} | ${r.inMiBs.toFixed(1)} | ${r.outMiBs.toFixed(1)} | ${r.peakRssMiB.toFixed(0)} ${name === 'berth' ? (r.peakRssMiB < 200 ? '✅ (< 200)' : '❌ (≥ 200)') : ''} |`);
+    }
+    const report = lines.join('\n');
+    console.log(report);
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, report + '\n');
+  } finally {
+    await berth.stop();
+    await distribution.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+
