@@ -1,0 +1,84 @@
+/**
+ * Content-addressed blobs: one copy per digest in storage (blobs/<alg>/<2 hex>/<hex>/data),
+ * shared by every repository; a repository sees a blob only through its link in metadata.
+ */
+import type { Readable } from 'node:stream';
+import type { BlobStorageDriver } from '../storage/driver.ts';
+import type { MetadataStore } from '../metadata/store.ts';
+import { RegistryError } from '../errors.ts';
+import type { Digest } from '../oci/grammar.ts';
+import { blobDataPath } from './paths.ts';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+/** Inclusive byte range already resolved against the blob size. */
+export interface ResolvedRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobStoreDeps {
+  storage: BlobStorageDriver;
+  metadata: MetadataStore;
+}
+
+export class BlobStore {
+  private readonly storage: BlobStorageDriver;
+  private readonly metadata: MetadataStore;
+
+  constructor(deps: BlobStoreDeps) {
+    this.storage = deps.storage;
+    this.metadata = deps.metadata;
+  }
+
+  /** The blob as linked in `repository`, else BLOB_UNKNOWN. */
+  async stat(repository: string, digest: Digest): Promise<BlobInfo> {
+    const record = await this.metadata.getLinkedBlob(repository, digest.value);
+    if (!record) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: digest.value } });
+    return { digest: record.digest, size: record.size };
+  }
+
+  /** A stream of the whole blob or of `range` (inclusive, already checked against the size). */
+  async read(digest: Digest, range?: ResolvedRange): Promise<Readable> {
+    return this.storage.read(blobDataPath(digest), range ? { offset: range.start, end: range.end } : undefined);
+  }
+
+  /** Remove the blob from `repository` (the data stays for garbage collection). */
+  async unlink(repository: string, digest: Digest): Promise<void> {
+    const existed = await this.metadata.unlinkBlob(repository, digest.value);
+    if (!existed) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: digest.value } });
+  }
+
+  /**
+   * Link an existing blob into `repository`: from `from` when given (the caller checked pull
+   * access on it), else from anywhere in the registry (automatic content discovery).
+   * Undefined when there is nothing to mount.
+   */
+  async mount(repository: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
+    const record = from !== undefined ? await this.metadata.getLinkedBlob(from, digest.value) : await this.metadata.getBlob(digest.value);
+    if (!record) return undefined;
+    // The row may outlive its data (garbage collection in progress): only mount what is stored.
+    if (!(await this.storage.stat(blobDataPath(digest)))) return undefined;
+    await this.metadata.putBlob(repository, { digest: record.digest, size: record.size });
+    return { digest: record.digest, size: record.size };
+  }
+
+  /**
+   * Make verified upload parts the blob `digest` and link it to `repository`. The data appears
+   * under blobs/ atomically (storage.assemble); when it is already stored the parts are not
+   * needed (dedupe) and the caller deletes them with the session.
+   */
+  async commit(repository: string, digest: Digest, parts: string[], size: number): Promise<BlobInfo> {
+    const path = blobDataPath(digest);
+    const existing = await this.storage.stat(path);
+    if (!existing || existing.size !== size) {
+      if (parts.length === 0) await this.storage.put(path, Buffer.alloc(0));
+      else await this.storage.assemble(path, parts);
+    }
+    await this.metadata.putBlob(repository, { digest: digest.value, size });
+    return { digest: digest.value, size };
+  }
+}

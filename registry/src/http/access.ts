@@ -1,0 +1,40 @@
+/**
+ * The auth seam of the /v2 API. Every route declares what it needs (routes.ts); the
+ * AccessController decides. Token auth (issue 4) implements it; the default allows all.
+ */
+
+export interface AccessRequest {
+  type: 'repository' | 'registry';
+  name: string;
+  actions: string[];
+}
+
+export interface AccessCallerRequest {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export type AccessDecision =
+  | { ok: true; subject?: string }
+  | { ok: false; status: 401 | 403; challenge?: string; code: 'UNAUTHORIZED' | 'DENIED'; message: string };
+
+export interface AccessController {
+  /** `wanted` empty means "any authenticated caller" (GET /v2/). */
+  authorize(request: AccessCallerRequest, wanted: AccessRequest[]): Promise<AccessDecision>;
+}
+
+/** No authentication: everything is allowed (embedded default, tests). */
+export const allowEverything: AccessController = {
+  authorize: async () => ({ ok: true }),
+};
+
+export function pullAccess(repository: string): AccessRequest[] {
+  return [{ type: 'repository', name: repository, actions: ['pull'] }];
+}
+export function pushAccess(repository: string): AccessRequest[] {
+  return [{ type: 'repository', name: repository, actions: ['pull', 'push'] }];
+}
+export function deleteAccess(repository: string): AccessRequest[] {
+  return [{ type: 'repository', name: repository, actions: ['delete'] }];
+}
+export const catalogAccess: AccessRequest[] = [{ type: 'registry', name: 'catalog', actions: ['*'] }];

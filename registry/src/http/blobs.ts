@@ -1,0 +1,45 @@
+/** GET, HEAD and DELETE /v2/<name>/blobs/<digest>. */
+import { RegistryError } from '../errors.ts';
+import { parseDigest } from '../oci/grammar.ts';
+import type { Handler } from './context.ts';
+import { parseByteRange } from './request.ts';
+
+export const getBlob: Handler = async (ctx, { name, last }, services) => {
+  const digest = parseDigest(last);
+  const blob = await services.blobs.stat(name, digest);
+  ctx.set('Docker-Content-Digest', blob.digest);
+  ctx.set('Accept-Ranges', 'bytes');
+  ctx.set('ETag', `"${blob.digest}"`);
+  // Blobs are already compressed (or deliberately not): never re-encode them.
+  ctx.set('Cache-Control', 'max-age=31536000, no-transform');
+  const range = parseByteRange(ctx.get('Range'), blob.size);
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { headers: { 'Content-Range': `bytes */${blob.size}` } });
+  }
+  if (ctx.method === 'HEAD') {
+    ctx.status = range ? 206 : 200;
+    ctx.type = 'application/octet-stream';
+    ctx.length = range ? range.end - range.start + 1 : blob.size;
+    if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    return;
+  }
+  const stream = await services.blobs.read(digest, range);
+  ctx.body = stream;
+  ctx.type = 'application/octet-stream';
+  if (range) {
+    ctx.status = 206;
+    ctx.length = range.end - range.start + 1;
+    ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+  } else {
+    ctx.status = 200;
+    ctx.length = blob.size;
+  }
+};
+
+export const deleteBlob: Handler = async (ctx, { name, last }, services) => {
+  const digest = parseDigest(last);
+  await services.blobs.unlink(name, digest);
+  ctx.status = 202;
+  ctx.set('Docker-Content-Digest', digest.value);
+  ctx.length = 0;
+};

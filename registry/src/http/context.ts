@@ -1,0 +1,48 @@
+/** What every /v2 handler receives: the domain services and how to present locations. */
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import type { MetadataStore } from '../metadata/store.ts';
+import type { BlobStore } from '../domain/blob-store.ts';
+import type { BlobUploadSessions } from '../domain/uploads.ts';
+import type { ManifestService } from '../domain/manifests.ts';
+import type { AccessController, AccessRequest } from './access.ts';
+import { RegistryError } from '../errors.ts';
+
+export interface V2Services {
+  blobs: BlobStore;
+  uploads: BlobUploadSessions;
+  manifests: ManifestService;
+  metadata: MetadataStore;
+  access: AccessController;
+  logger: Logger;
+  /** Absolute external URL without a trailing slash, or '' for relative Locations. */
+  externalURL: string;
+}
+
+/** Path parameters, validated by the router before a handler runs. */
+export interface RouteParams {
+  /** The repository name (grammar-checked). */
+  name: string;
+  /** The last path segment: reference, digest or upload id (percent-decoded, not yet parsed). */
+  last: string;
+}
+
+export type Handler = (ctx: Context, params: RouteParams, services: V2Services) => Promise<void>;
+
+export function location(services: V2Services, path: string): string {
+  return services.externalURL + path;
+}
+
+/** Asks the AccessController; a refusal becomes the 401/403 with its challenge. */
+export async function authorize(ctx: Context, services: V2Services, wanted: AccessRequest[]): Promise<void> {
+  const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers }, wanted);
+  if (decision.ok) {
+    if (decision.subject !== undefined) ctx.state.subject = decision.subject;
+    return;
+  }
+  throw new RegistryError(decision.code, decision.message, {
+    status: decision.status,
+    ...(decision.challenge ? { headers: { 'WWW-Authenticate': decision.challenge } } : {}),
+    ...(wanted.length > 0 ? { detail: wanted.map((w) => ({ Type: w.type, Name: w.name, Action: w.actions.join(',') })) } : {}),
+  });
+}
