@@ -5,6 +5,8 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import { isIP } from 'node:net';
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect polyfill first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 
