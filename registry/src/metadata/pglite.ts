@@ -5,8 +5,12 @@
  * also take, so concurrent callers wait for a transaction instead of interleaving statements
  * inside it. Code running in a transaction must therefore use the `tx` it is given: calling
  * the database itself from inside `work` would wait forever.
+ *
+ * A data directory is opened by one process at a time (PGlite itself does not check):
+ * `berth.pid` in it names the holder, and a file left by a dead process is taken over.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import type { SqlDatabase, SqlExecutor, SqlQueryOptions } from './store.ts';
 
@@ -18,27 +22,39 @@ export interface PGliteDatabaseOptions {
 export class PGliteDatabase implements SqlDatabase {
   readonly name = 'pglite';
   readonly #db: PGlite;
+  readonly #releaseLock: () => Promise<void>;
 
-  private constructor(db: PGlite) {
+  private constructor(db: PGlite, releaseLock: () => Promise<void>) {
     this.#db = db;
+    this.#releaseLock = releaseLock;
   }
 
   static async open(options: PGliteDatabaseOptions = {}): Promise<PGliteDatabase> {
-    if (options.dataDirectory !== undefined) await mkdir(options.dataDirectory, { recursive: true });
-    const db = await PGlite.create(options.dataDirectory, {
-      // The same JS types as the pg adapter (postgres.ts).
-      parsers: {
-        [types.INT8]: (value: string) => Number(value),
-        [types.NUMERIC]: (value: string) => Number(value),
-        // Text format "\x0a1b...": Buffer's hex decoder is much faster than PGlite's default.
-        [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), 'hex'),
-      },
-      serializers: {
-        [types.BYTEA]: (value: Uint8Array) =>
-          '\\x' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex'),
-      },
-    });
-    return new PGliteDatabase(db);
+    const directory = options.dataDirectory;
+    let releaseLock = async () => {};
+    if (directory !== undefined) {
+      await mkdir(directory, { recursive: true });
+      releaseLock = await lockDataDirectory(directory);
+    }
+    try {
+      const db = await PGlite.create(directory, {
+        // The same JS types as the pg adapter (postgres.ts).
+        parsers: {
+          [types.INT8]: (value: string) => Number(value),
+          [types.NUMERIC]: (value: string) => Number(value),
+          // Text format "\x0a1b...": Buffer's hex decoder is much faster than PGlite's default.
+          [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), 'hex'),
+        },
+        serializers: {
+          [types.BYTEA]: (value: Uint8Array) =>
+            '\\x' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex'),
+        },
+      });
+      return new PGliteDatabase(db, releaseLock);
+    } catch (err) {
+      await releaseLock();
+      throw err;
+    }
   }
 
   async query<Row = Record<string, unknown>>(sql: string, params?: unknown[], _options?: SqlQueryOptions): Promise<Row[]> {
@@ -65,5 +81,56 @@ export class PGliteDatabase implements SqlDatabase {
 
   async close(): Promise<void> {
     if (!this.#db.closed) await this.#db.close();
+    await this.#releaseLock();
+  }
+}
+
+/**
+ * Take `berth.pid` in the data directory, holding "<pid> <process start time>". The start
+ * time tells a live holder in this very process from a file left by an earlier process that
+ * had the same pid (pid 1 in a restarted container). Returns the release function.
+ */
+export async function lockDataDirectory(directory: string): Promise<() => Promise<void>> {
+  const file = join(directory, 'berth.pid');
+  const startedAt = Math.round(Date.now() - process.uptime() * 1000);
+  const content = `${process.pid} ${startedAt}\n`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writeFile(content);
+      } finally {
+        await handle.close();
+      }
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await rm(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readFile(file, 'utf8').catch(() => '');
+    const [pidText, startText] = holder.trim().split(' ');
+    const pid = Number(pidText);
+    if (Number.isInteger(pid) && pid > 0 && holderIsAlive(pid, Number(startText), startedAt)) {
+      throw new Error(`the PGlite data directory ${directory} is in use by process ${pid} (${file})`);
+    }
+    // Left by a process that is gone: take it over.
+    await rm(file, { force: true });
+  }
+  throw new Error(`could not lock the PGlite data directory ${directory} (${file})`);
+}
+
+function holderIsAlive(pid: number, holderStartedAt: number, ourStartedAt: number): boolean {
+  // Same pid: alive only if it is this process, i.e. the start times agree.
+  if (pid === process.pid) return Math.abs(holderStartedAt - ourStartedAt) < 2_000;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMigrations, migrate } from '../../src/metadata/migrations.ts';
-import { PGliteDatabase } from '../../src/metadata/pglite.ts';
+import { lockDataDirectory, PGliteDatabase } from '../../src/metadata/pglite.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { digestOf, metadataStoreSuite } from './store-suite.ts';
 
@@ -53,6 +54,66 @@ describe('metadata store: PGlite on a data directory', function () {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe('PGlite data directory lock', function () {
+  let directory: string;
+
+  beforeEach(async function () {
+    directory = await mkdtemp(join(tmpdir(), 'berth-pglite-lock-'));
+  });
+
+  afterEach(async function () {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  async function openError(dataDirectory: string): Promise<Error | undefined> {
+    try {
+      const db = await PGliteDatabase.open({ dataDirectory });
+      await db.close();
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  it('refuses a second open while the first is open, and allows it after close', async function () {
+    const first = await PGliteDatabase.open({ dataDirectory: directory });
+    try {
+      expect((await readFile(join(directory, 'berth.pid'), 'utf8')).split(' ')[0]).to.equal(String(process.pid));
+      expect((await openError(directory))?.message).to.match(/is in use by process \d+/);
+    } finally {
+      await first.close();
+    }
+    expect(await openError(directory)).to.equal(undefined);
+  });
+
+  async function lockError(dataDirectory: string): Promise<Error | undefined> {
+    try {
+      await (await lockDataDirectory(dataDirectory))();
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  it('refuses a directory held by another live process', async function () {
+    await writeFile(join(directory, 'berth.pid'), `${process.ppid} 0\n`);
+    expect((await lockError(directory))?.message).to.match(new RegExp(`in use by process ${process.ppid}`));
+  });
+
+  it('takes over a lock left by a process that died, or by an earlier process with our pid', async function () {
+    const dead = spawnSync('true');
+    expect(dead.pid).to.be.a('number');
+    await writeFile(join(directory, 'berth.pid'), `${dead.pid} 0\n`);
+    expect(await lockError(directory)).to.equal(undefined);
+    await writeFile(join(directory, 'berth.pid'), `${process.pid} 12345\n`);
+    const release = await lockDataDirectory(directory);
+    expect((await readFile(join(directory, 'berth.pid'), 'utf8')).split(' ')[0]).to.equal(String(process.pid));
+    expect((await lockError(directory))?.message).to.match(/in use/);
+    await release();
+    expect(await lockError(directory)).to.equal(undefined);
   });
 });
 
