@@ -1,0 +1,329 @@
+/**
+ * The composition root: builds every backend from a validated configuration, checks each
+ * one is reachable (refusing to start otherwise), applies migrations, and serves the
+ * registry app over HTTP or HTTPS. Nothing else in the registry constructs a backend.
+ */
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIPv6 } from 'node:net';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createRegistryApp } from './app.ts';
+import type { CacheStore } from './cache/cache.ts';
+import { MemoryCache } from './cache/memory.ts';
+import { RedisCache } from './cache/redis.ts';
+import { redactConfig, redactUrlPassword } from './config/redact.ts';
+import type { BerthConfig } from './config/schema.ts';
+import { validateConfig } from './config/validate.ts';
+import { PGliteDatabase } from './metadata/pglite.ts';
+import { PostgresDatabase } from './metadata/postgres.ts';
+import { SqlMetadataStore } from './metadata/sql-store.ts';
+import type { MetadataStore } from './metadata/store.ts';
+import type { BlobStorageDriver } from './storage/driver.ts';
+import { FilesystemDriver } from './storage/filesystem.ts';
+import { S3Driver } from './storage/s3.ts';
+
+export interface StartOptions {
+  /** Defaults to pino JSON on stdout at config.log.level. */
+  logger?: Logger;
+  /** How long each backend may take to answer at start before it counts as unreachable. */
+  backendTimeoutMs?: number;
+  /** How long close() lets in-flight requests finish before cutting their connections. */
+  drainTimeoutMs?: number;
+}
+
+export interface RunningRegistry {
+  /** A URL that reaches the server from this host (a wildcard address becomes loopback). */
+  url: string;
+  port: number;
+  /** Stop accepting, drain in-flight requests, close every backend. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartupProblem {
+  /** "storage", "metadata", "cache" or "http". */
+  part: string;
+  message: string;
+}
+
+/** The registry cannot start; lists every part that failed, not only the first. */
+export class StartupError extends Error {
+  constructor(readonly problems: StartupProblem[]) {
+    super(['The registry cannot start:', ...problems.map((p) => `  - ${p.part}: ${p.message}`)].join('\n'));
+    this.name = 'StartupError';
+  }
+}
+
+interface Backends {
+  storage: BlobStorageDriver;
+  metadata: MetadataStore;
+  cache: CacheStore;
+}
+
+// Load balancers commonly drop idle connections after 60 s: keep ours open longer, so
+// the balancer, not the registry, closes them (no request lost on a closing socket).
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = 66_000;
+const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
+// Under Kubernetes' default 30 s termination grace period.
+const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+export async function startRegistry(config: BerthConfig, options: StartOptions = {}): Promise<RunningRegistry> {
+  // Configs may be built in code (tests, embedding): apply defaults and the same checks as a file.
+  config = validateConfig(config, { sourceName: 'startRegistry' });
+  const logger = options.logger ?? pino({ level: config.log.level });
+  logger.info({ config: redactConfig(config) }, 'configuration');
+
+  const backends = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
+  let server: Server;
+  try {
+    const app = createRegistryApp({
+      ...backends,
+      logger,
+      options: {
+        externalURL: config.http.externalURL,
+        maxManifestBytes: config.limits.maxManifestBytes,
+        uploadSessionTtlSeconds: config.limits.uploadSessionTtlSeconds,
+      },
+    });
+    server = await listen(config, app.callback());
+  } catch (error) {
+    await closeBackends(backends, logger);
+    throw error;
+  }
+
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const url = `${config.http.tls ? 'https' : 'http'}://${hostForUrl(config.http.address)}:${port}`;
+  logger.info({ address: config.http.address, port, url, externalURL: config.http.externalURL }, 'registry listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      logger.info('registry stopping: draining requests');
+      await drain(server, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      await closeBackends(backends, logger);
+      logger.info('registry stopped');
+    })();
+    return closing;
+  };
+  return { url, port, close };
+}
+
+/** Open and check every backend at once, so one start reports every unreachable service. */
+async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: number): Promise<Backends> {
+  const secrets = secretsOf(config);
+  const opened: Partial<Backends> = {};
+  const problems: StartupProblem[] = [];
+
+  /**
+   * Open one backend; `keep` records it as soon as it exists, so it is closed if anything
+   * fails later. Only remote services get a deadline: a first PGlite start (initdb) is slow
+   * but local, and certain to finish.
+   */
+  const check = async <K extends keyof Backends>(
+    part: K,
+    where: string,
+    remote: boolean,
+    open: (keep: (b: Backends[K]) => void) => Promise<void>,
+  ) => {
+    try {
+      const opening = open((backend) => {
+        opened[part] = backend;
+      });
+      await (remote ? withTimeout(opening, timeoutMs, `no answer within ${timeoutMs / 1000} s`) : opening);
+      logger.info({ part, backend: where }, 'backend ready');
+    } catch (error) {
+      problems.push({ part, message: `${where}: ${scrub(errorMessage(error), secrets)}` });
+    }
+  };
+
+  const { storage, database, cache } = config;
+  await Promise.all([
+    storage.driver === 's3'
+      ? check('storage', describeS3(config), true, async (keep) => {
+          const s3 = required(storage.s3);
+          const driver = new S3Driver({
+            endPoint: required(s3.endPoint),
+            port: s3.port,
+            useSSL: s3.useSSL,
+            accessKey: required(s3.accessKey),
+            secretKey: required(s3.secretKey),
+            bucket: required(s3.bucket),
+            region: s3.region,
+            prefix: s3.prefix,
+          });
+          keep(driver);
+          await driver.ensureBucket();
+        })
+      : check('storage', `filesystem at ${resolve(storage.filesystem.rootDirectory)}`, false, async (keep) => {
+          const rootDirectory = resolve(storage.filesystem.rootDirectory);
+          await mkdir(rootDirectory, { recursive: true });
+          await access(rootDirectory, constants.R_OK | constants.W_OK);
+          keep(new FilesystemDriver({ rootDirectory }));
+        }),
+    database.driver === 'postgres'
+      ? check('metadata', `database postgres at ${describeUrl(database.postgres?.url)}`, true, async (keep) => {
+          const db = new PostgresDatabase({
+            url: required(database.postgres?.url),
+            poolSize: database.postgres?.poolSize,
+            onIdleError: (error) => logger.warn({ err: scrub(error.message, secrets) }, 'postgres: idle connection lost'),
+          });
+          const store = new SqlMetadataStore(db);
+          keep(store);
+          await store.migrate();
+        })
+      : check('metadata', `database pglite at ${resolve(database.pglite.dataDirectory)}`, false, async (keep) => {
+          const db = await PGliteDatabase.open({ dataDirectory: resolve(database.pglite.dataDirectory) });
+          const store = new SqlMetadataStore(db);
+          keep(store);
+          await store.migrate();
+        }),
+    cache.driver === 'redis'
+      ? check('cache', `cache redis at ${describeUrl(cache.redis?.url)}`, true, async (keep) => {
+          const redis = new RedisCache({ url: required(cache.redis?.url), keyPrefix: cache.redis?.keyPrefix });
+          keep(redis);
+          await redis.ping();
+        })
+      : check('cache', 'cache in memory', false, async (keep) => {
+          keep(new MemoryCache({ maxEntries: cache.memory.maxEntries }));
+        }),
+  ]);
+
+  if (problems.length > 0) {
+    await closeBackends(opened, logger);
+    throw new StartupError(problems);
+  }
+  return opened as Backends;
+}
+
+async function closeBackends(backends: Partial<Backends>, logger: Logger): Promise<void> {
+  const results = await Promise.allSettled(
+    // A connection still stuck in connect() must not hold the process forever.
+    Object.values(backends).map((backend) => withTimeout(backend.close(), CLOSE_TIMEOUT_MS, 'no answer')),
+  );
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      logger.warn({ part: Object.keys(backends)[i], err: errorMessage(result.reason) }, 'closing a backend failed');
+    }
+  });
+}
+
+async function listen(config: BerthConfig, handler: Parameters<typeof createHttpServer>[1]): Promise<Server> {
+  const tls = config.http.tls;
+  const server: Server = tls
+    ? createHttpsServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) }, handler)
+    : createHttpServer(handler);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Blob uploads of several GiB on slow links: no deadline on a whole request. Node sets no
+  // limit on body size; the app enforces the limits that matter (manifests).
+  server.requestTimeout = 0;
+  server.timeout = 0;
+
+  const { address, port } = config.http;
+  await new Promise<void>((resolvePromise, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'the address is already in use (another registry running?)'
+          : error.code === 'EACCES'
+            ? 'permission denied (ports below 1024 need privileges)'
+            : error.code === 'EADDRNOTAVAIL'
+              ? 'no network interface has this address'
+              : error.message;
+      reject(new StartupError([{ part: 'http', message: `cannot listen on ${address}:${port}: ${why}` }]));
+    };
+    server.once('error', onError);
+    server.listen({ host: address, port }, () => {
+      server.off('error', onError);
+      resolvePromise();
+    });
+  });
+  return server;
+}
+
+/** Stop accepting; let requests finish; after `timeoutMs`, cut what is left. */
+async function drain(server: Server, timeoutMs: number): Promise<void> {
+  // Responses written while draining close their connection instead of keeping it alive.
+  server.on('request', (_req, res) => {
+    res.shouldKeepAlive = false;
+  });
+  const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Validation guarantees these; the check keeps the types honest. */
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('missing setting (the configuration was not validated)');
+  return value;
+}
+
+function hostForUrl(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '[::1]';
+  return isIPv6(address) ? `[${address}]` : address;
+}
+
+function describeS3(config: BerthConfig): string {
+  const s3 = config.storage.s3;
+  const port = s3?.port ? `:${s3.port}` : '';
+  return `storage s3 at ${s3?.useSSL === false ? 'http' : 'https'}://${s3?.endPoint}${port}, bucket ${s3?.bucket}`;
+}
+
+/** Host, port and path of a URL, never its credentials. */
+function describeUrl(url: string | undefined): string {
+  if (!url) return '(no url)';
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return redactUrlPassword(url);
+  }
+}
+
+/** Every secret value of the configuration, so backend error messages can be scrubbed of them. */
+function secretsOf(config: BerthConfig): string[] {
+  const passwordOf = (url: string | undefined) => {
+    try {
+      return url ? decodeURIComponent(new URL(url).password) : '';
+    } catch {
+      return '';
+    }
+  };
+  return [config.storage.s3?.secretKey, passwordOf(config.database.postgres?.url), passwordOf(config.cache.redis?.url)].filter(
+    (s): s is string => !!s && s.length >= 3,
+  );
+}
+
+function scrub(message: string, secrets: string[]): string {
+  return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+    return error.errors.map(errorMessage).join('; ');
+  }
+  if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || error.name;
+  return String(error);
+}
