@@ -26,6 +26,8 @@ export class PostgresDatabase implements SqlDatabase {
     this.#pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      // Shows in pg_stat_activity, so operators can tell Berth's connections apart.
+      application_name: 'berth',
       types: pgTypesForBerth(),
     });
     // Without a listener, an idle connection dropped by the server would crash the process.

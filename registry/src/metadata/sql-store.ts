@@ -19,6 +19,8 @@ import type {
   SqlQueryOptions,
 } from './store.ts';
 
+// Prepared SQL names its columns (never SELECT *): a newer replica's migration adding columns
+// then cannot change the result type of statements prepared on running replicas.
 const PREPARED: SqlQueryOptions = { prepare: true };
 
 interface ManifestRow {

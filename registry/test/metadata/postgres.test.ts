@@ -99,6 +99,8 @@ describe('PostgreSQL specifics', function () {
         "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'berth_%'",
       );
       expect(rows.map((r) => r.statement)).to.include('SELECT $1::text AS v');
+      const names = await db.query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+      expect(names).to.deep.equal([{ name: 'berth' }]);
     } finally {
       await db.close();
     }
