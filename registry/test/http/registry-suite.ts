@@ -115,6 +115,12 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       const suffix = await client.request('GET', `/v2/${name}/blobs/${digest}`, { headers: { range: 'bytes=-10' } });
       expect(suffix.status).to.equal(206);
       expect(suffix.body.equals(data.subarray(990))).to.equal(true);
+      const clamped = await client.request('GET', `/v2/${name}/blobs/${digest}`, { headers: { range: 'bytes=900-5000' } });
+      expect(clamped.status).to.equal(206);
+      expect(clamped.headers.get('content-length')).to.equal('100');
+      expect(clamped.headers.get('content-range')).to.equal('bytes 900-999/1000');
+      const inverted = await client.request('GET', `/v2/${name}/blobs/${digest}`, { headers: { range: 'bytes=500-0' } });
+      expect(inverted.status).to.equal(416);
       const beyond = await client.request('GET', `/v2/${name}/blobs/${digest}`, { headers: { range: 'bytes=1000-' } });
       expect(beyond.status).to.equal(416);
       expect(beyond.headers.get('content-range')).to.equal('bytes */1000');
