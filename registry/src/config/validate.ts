@@ -61,10 +61,19 @@ export function validateConfig(raw: unknown, options: ValidateOptions = {}): Ber
     problems.push({ path, message: describe(error) });
   }
 
-  if (seen.size === 0) {
-    const config = value as BerthConfig;
-    problems.push(...crossFieldProblems(config), ...tlsProblems(config));
+  // Rules across fields run even when the schema found problems, so one start lists them
+  // all; a rule is dropped when the schema already reported something on the same path.
+  const config = value as BerthConfig;
+  const reported = [...seen];
+  const overlaps = (path: string) => reported.some((r) => r === path || r.startsWith(`${path}.`) || path.startsWith(`${r}.`));
+  let later: ConfigProblem[] = [];
+  try {
+    later = crossFieldProblems(config);
+  } catch {
+    // A section of the wrong shape: the schema problems already say so.
   }
+  if (!overlaps('http.tls')) later.push(...tlsProblems(config));
+  problems.push(...later.filter((p) => !overlaps(p.path)));
 
   if (problems.length > 0) {
     const sources = options.sources;

@@ -236,6 +236,25 @@ describe('registry configuration', () => {
       });
     });
 
+    it('come from the schema and from the rules across fields in one list', () => {
+      const error = configError(() =>
+        validateConfig({
+          http: { port: 'x', tls: { certFile: 7, keyFile: join(dir, 'missing.key') } },
+          storage: { driver: 's3', s3: { bucket: 5 } },
+          cache: { driver: 'redis' },
+        }),
+      );
+      assert.deepEqual(problemsOf(error), {
+        'http.port': 'expected a whole number (got "x")',
+        'http.tls.certFile': 'expected a string (got 7)',
+        'storage.s3.bucket': 'expected a string (got 5)',
+        'storage.s3.endPoint': 'required when storage.driver is s3',
+        'storage.s3.accessKey': 'required when storage.driver is s3',
+        'storage.s3.secretKey': 'required when storage.driver is s3',
+        'cache.redis.url': 'required when cache.driver is redis',
+      });
+    });
+
     it('name a missing s3 section field by field when the driver is s3', () => {
       const error = configError(() => loadConfig({ env: { BERTH_STORAGE_DRIVER: 's3' } }));
       assert.deepEqual(
