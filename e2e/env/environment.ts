@@ -59,6 +59,8 @@ export interface EnvironmentOptions {
   envFile?: string;
   /** Keep the temporary directory (logs, data) after stopping. */
   keepWorkDir?: boolean;
+  /** Aborting stops the setup at the next step and stops what it had started. */
+  abort?: AbortSignal;
 }
 
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
@@ -102,8 +104,12 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
       ...(want('distribution') || want('clients') ? (['dockerRegistry'] as const) : []),
       ...(want('clients') ? (['skopeo', 'podman', 'newuidmap'] as const) : []),
     ]);
+    const checkpoint = () => options.abort?.throwIfAborted();
+    checkpoint();
     const minio = want('minio') ? await toolbox.ensureGo(goPrograms.minio) : undefined;
+    checkpoint();
     const kubeApiserver = want('kube') ? await toolbox.ensureGo(goPrograms.kubeApiserver) : undefined;
+    checkpoint();
     if (want('clients')) {
       const tools: TestEnv['tools'] = {
         skopeo: debian.skopeo!,
@@ -147,11 +153,13 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     if (want('distribution')) {
       start('distribution', (ctx) => startDistribution(ctx, debian.dockerRegistry!), (i) => (env.distribution = i));
     }
+    checkpoint();
     const results = await Promise.allSettled(starts);
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failures.length > 0) {
       throw new Error(failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('\n\n'));
     }
+    checkpoint();
   } catch (err) {
     await stop();
     throw err;

@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { parseServiceList, startEnvironment, type Environment } from './environment.ts';
 import { consoleProgress } from './progress.ts';
@@ -22,25 +23,32 @@ async function main(): Promise<number> {
 
   let mocha: ReturnType<typeof spawn> | undefined;
   let signalled: NodeJS.Signals | undefined;
+  const setupAborted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) return;
     signalled = signal;
     progress.line(`${signal}: stopping`);
     if (mocha && mocha.exitCode === null) mocha.kill(signal);
-    else void stopAll().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+    else if (environment) void stopAll().finally(() => process.exit(signalExitCode(signal)));
+    else setupAborted.abort(new Error(`${signal} during setup`)); // setup stops what it started
+
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
   try {
-    environment = await startEnvironment({ services, progress, keepWorkDir: process.env.BERTH_KEEP_ENV === '1' });
-    if (signalled) return 130;
+    environment = await startEnvironment({
+      services,
+      progress,
+      keepWorkDir: process.env.BERTH_KEEP_ENV === '1',
+      abort: setupAborted.signal,
+    });
     progress.line(`env file ${environment.envFile}`);
     const args = mochaArgs(process.argv.slice(2), environment.env.workDir);
     const started = Date.now();
     const code = await new Promise<number>((resolve, reject) => {
-      mocha = spawn('npx', ['mocha', ...args], {
+      mocha = spawn(process.execPath, [mochaBin(), ...args], {
         stdio: 'inherit',
         env: { ...process.env, BERTH_TEST_ENV: environment!.envFile },
       });
@@ -51,10 +59,21 @@ async function main(): Promise<number> {
     return code;
   } catch (err) {
     progress.line(`setup failed: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    return signalled ? signalExitCode(signalled) : 1;
   } finally {
     await stopAll();
   }
+}
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[signal]!;
+}
+
+/** The project's own mocha (what `npx mocha` would run, without npx's start-up). */
+function mochaBin(): string {
+  const bin = fileURLToPath(new URL('../../node_modules/mocha/bin/mocha.js', import.meta.url));
+  if (!existsSync(bin)) throw new Error(`mocha not found at ${bin}: run \`npm ci\` in the repository root first`);
+  return bin;
 }
 
 /**

@@ -131,11 +131,15 @@ func main() {
  */
 function goTestCompile(module: string, version: string): GoProgram['build'] {
   return async (go, workDir, output) => {
-    const info = JSON.parse(await go.run(['mod', 'download', '-json', `${module}@${version}`], workDir)) as {
-      Dir?: string;
-      Error?: string;
-    };
-    if (!info.Dir) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? 'no directory'}`);
+    const info = await go.run(['mod', 'download', '-json', `${module}@${version}`], workDir).then(
+      (out) => JSON.parse(out) as { Dir?: string },
+      (err: Error) => {
+        // `go mod download -json` prints the reason as JSON on stdout.
+        const reason = /"Error": "([^"]*)"/.exec(err.message)?.[1] ?? err.message;
+        throw new Error(`go mod download ${module}@${version}: ${reason}`);
+      },
+    );
+    if (!info.Dir) throw new Error(`go mod download ${module}@${version}: no directory`);
     const src = join(workDir, 'src');
     await runCommand('cp', ['-r', info.Dir, src]);
     await runCommand('chmod', ['-R', 'u+w', src]);

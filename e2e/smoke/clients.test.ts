@@ -30,7 +30,8 @@ describe('smoke: registry clients are real programs', () => {
   });
 
   it('helm prints its version', async () => {
+    // Built with `go install`, helm reports its major.minor only (no release ldflags).
     const { stdout } = await command(testEnv().tools.helm, ['version', '--short']);
-    assert.match(stdout.trim(), /^v3\.\d+\.\d+/);
+    assert.match(stdout.trim(), /^v3\.\d+/);
   });
 });
