@@ -3,7 +3,7 @@
  * shared by every repository; a repository sees a blob only through its link in metadata.
  */
 import type { Readable } from 'node:stream';
-import type { BlobStorageDriver } from '../storage/driver.ts';
+import { PathNotFoundError, type BlobStorageDriver } from '../storage/driver.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest } from '../oci/grammar.ts';
@@ -43,7 +43,13 @@ export class BlobStore {
 
   /** A stream of the whole blob or of `range` (inclusive, already checked against the size). */
   async read(digest: Digest, range?: ResolvedRange): Promise<Readable> {
-    return this.storage.read(blobDataPath(digest), range ? { offset: range.start, end: range.end } : undefined);
+    try {
+      return await this.storage.read(blobDataPath(digest), range ? { offset: range.start, end: range.end } : undefined);
+    } catch (err) {
+      // Linked but no longer stored (garbage collection raced this request): unknown, not a 500.
+      if (err instanceof PathNotFoundError) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: digest.value } });
+      throw err;
+    }
   }
 
   /** Remove the blob from `repository` (the data stays for garbage collection). */

@@ -30,11 +30,15 @@ export function parseByteRange(header: string | undefined, size: number): { star
   return { start, end };
 }
 
-/** PATCH/PUT `Content-Range`: `<start>-<end>` (also tolerating `bytes ` and `/<total>`). */
-export function parseContentRange(header: string | undefined, currentRange: string): { start: number; end: number } | undefined {
+/**
+ * PATCH/PUT `Content-Range`: `<start>-<end>` (also tolerating `bytes ` and `/<total>`).
+ * A malformed header becomes a range no session can match, so the upload answers 416 with
+ * its current Range.
+ */
+export function parseContentRange(header: string | undefined): { start: number; end: number } | undefined {
   if (header === undefined || header === '') return undefined;
   const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
-  if (!match) throw new RegistryError('RANGE_INVALID', 'invalid Content-Range', { headers: { Range: currentRange } });
+  if (!match) return { start: -1, end: -1 };
   return { start: Number(match[1]), end: Number(match[2]) };
 }
 

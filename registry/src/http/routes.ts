@@ -83,7 +83,8 @@ export function v2Router(services: V2Services, routes: V2Route[] = v2Routes): Mi
     for (const route of routes) {
       const match = route.pattern.exec(path);
       if (!match) continue;
-      const method = route.methods[ctx.method];
+      // HEAD is GET without a body (Koa drops it) wherever a route has no HEAD of its own.
+      const method = route.methods[ctx.method] ?? (ctx.method === 'HEAD' ? route.methods.GET : undefined);
       if (!method) {
         allowed ??= Object.keys(route.methods);
         continue;

@@ -74,7 +74,7 @@ export const uploadStatus: Handler = async (ctx, { name, last }, services) => {
 
 export const patchUpload: Handler = async (ctx, { name, last }, services) => {
   const length = contentLength(ctx.req);
-  const range = parseContentRange(ctx.get('Content-Range') || undefined, '0-0');
+  const range = parseContentRange(ctx.get('Content-Range') || undefined);
   const upload = await services.uploads.append(name, last, {
     stream: ctx.req,
     ...(length !== undefined ? { length } : {}),
@@ -90,7 +90,7 @@ export const finishUpload: Handler = async (ctx, { name, last }, services) => {
   let body;
   if (hasBody(ctx.req)) {
     const length = contentLength(ctx.req);
-    const range = parseContentRange(ctx.get('Content-Range') || undefined, '0-0');
+    const range = parseContentRange(ctx.get('Content-Range') || undefined);
     body = { stream: ctx.req, ...(length !== undefined ? { length } : {}), ...(range ? { range } : {}) };
   }
   const blob = await services.uploads.finish(name, last, digest, body);

@@ -16,11 +16,11 @@ export const makeEmbeddedRegistry: MakeRegistry = async (options = {}) => {
   const metadata = new SqlMetadataStore(db);
   await metadata.migrate();
   let cache = new MemoryCache();
-  const start = () =>
+  const start = (replicaCache?: typeof cache) =>
     listen({
       storage,
       metadata,
-      cache,
+      cache: replicaCache ?? cache,
       ...(options.access ? { access: options.access } : {}),
       options: { ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}) },
     });
@@ -30,11 +30,23 @@ export const makeEmbeddedRegistry: MakeRegistry = async (options = {}) => {
       return server.url;
     },
     storage,
+    sharedCache: false,
     async restart() {
       await server.close();
       await cache.close();
       cache = new MemoryCache();
       server = await start();
+    },
+    async startReplica() {
+      const replicaCache = new MemoryCache();
+      const replica = await start(replicaCache);
+      return {
+        url: replica.url,
+        async close() {
+          await replica.close();
+          await replicaCache.close();
+        },
+      };
     },
     async close() {
       await server.close();

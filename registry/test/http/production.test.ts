@@ -49,11 +49,11 @@ export const makeProductionRegistry: MakeRegistry = async (options = {}) => {
   await metadata.migrate();
   const newCache = () => new RedisCache({ url: env.redis.url, keyPrefix: `berth-http-${runId}:` });
   let cache = newCache();
-  const start = () =>
+  const start = (replicaCache?: typeof cache) =>
     listen({
       storage,
       metadata,
-      cache,
+      cache: replicaCache ?? cache,
       ...(options.access ? { access: options.access } : {}),
       options: { ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}) },
     });
@@ -63,11 +63,23 @@ export const makeProductionRegistry: MakeRegistry = async (options = {}) => {
       return server.url;
     },
     storage,
+    sharedCache: true,
     async restart() {
       await server.close();
       await cache.close();
       cache = newCache();
       server = await start();
+    },
+    async startReplica() {
+      const replicaCache = newCache();
+      const replica = await start(replicaCache);
+      return {
+        url: replica.url,
+        async close() {
+          await replica.close();
+          await replicaCache.close();
+        },
+      };
     },
     async close() {
       await server.close();

@@ -15,6 +15,10 @@ export interface RegistryUnderTest {
   readonly storage: BlobStorageDriver;
   /** Stops the server and starts a fresh app (new process state: caches, LRU) on the same data. */
   restart(): Promise<void>;
+  /** A second server on the same storage and metadata, with a cache of its own kind (shared when the cache is). */
+  startReplica(): Promise<{ url: string; close(): Promise<void> }>;
+  /** Whether replicas share the cache (Redis); memory caches are per process (embedded runs one). */
+  readonly sharedCache: boolean;
   close(): Promise<void>;
 }
 
@@ -348,6 +352,41 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       const put = await client.request('PUT', `${path}?digest=${digestOf(data)}`, { headers: { 'content-range': '2000-2999' }, body: data.subarray(2000) });
       expect(put.status, put.body.toString()).to.equal(201);
       expect((await client.request('GET', `/v2/${name}/blobs/${digestOf(data)}`)).body.equals(data)).to.equal(true);
+    });
+  });
+
+  describe('replicas', function () {
+    it('finishes on one replica an upload opened and continued on another; both serve the image', async function () {
+      const replica = await registry.startReplica();
+      try {
+        const other = new V2Client(replica.url);
+        const name = repo();
+        const data = randomBytes(5000);
+        const post = await client.request('POST', `/v2/${name}/blobs/uploads/`);
+        const path = new URL(client.resolve(post.headers.get('location'))).pathname;
+        expect((await client.request('PATCH', path, { headers: { 'content-range': '0-1999' }, body: data.subarray(0, 2000) })).status).to.equal(202);
+        const moved = await other.request('PATCH', path, { headers: { 'content-range': '2000-3999' }, body: data.subarray(2000, 4000) });
+        expect(moved.status, moved.body.toString()).to.equal(202);
+        expect(moved.headers.get('range')).to.equal('0-3999');
+        expect((await client.request('PATCH', path, { headers: { 'content-range': '4000-4999' }, body: data.subarray(4000) })).status).to.equal(202);
+        const put = await other.request('PUT', `${path}?digest=${digestOf(data)}`);
+        expect(put.status, put.body.toString()).to.equal(201);
+        const image = await other.pushImage(name, 'shared');
+        for (const c of [client, other]) {
+          expect((await c.request('GET', `/v2/${name}/blobs/${digestOf(data)}`)).body.equals(data)).to.equal(true);
+          expect((await c.request('GET', `/v2/${name}/manifests/shared`)).body.equals(image.manifest)).to.equal(true);
+        }
+        // A tag moved on one replica is seen at once on the other when the cache is shared,
+        // and after a delete no replica serves the old manifest.
+        expect((await client.request('DELETE', `/v2/${name}/manifests/${image.digest}`)).status).to.equal(202);
+        expect((await client.request('GET', `/v2/${name}/manifests/shared`)).status).to.equal(404);
+        if (registry.sharedCache) {
+          expect((await other.request('GET', `/v2/${name}/manifests/shared`)).status).to.equal(404);
+          expect((await other.request('GET', `/v2/${name}/manifests/${image.digest}`)).status).to.equal(404);
+        }
+      } finally {
+        await replica.close();
+      }
     });
   });
 
