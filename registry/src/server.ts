@@ -255,11 +255,14 @@ async function drain(server: Server, timeoutMs: number): Promise<void> {
     res.shouldKeepAlive = false;
   });
   const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+  // Keep-alive connections whose request finishes during the drain become idle: close them too.
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 200);
   const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
   try {
     await closed;
   } finally {
+    clearInterval(sweep);
     clearTimeout(timer);
   }
 }

@@ -91,6 +91,57 @@ describe('starting the registry from its configuration', () => {
       agent.destroy();
     });
 
+    it('close() lets an upload in flight finish, refusing new connections meanwhile', async () => {
+      const registry = await start(embeddedConfig(dir));
+      const opened = await fetch(`${registry.url}/v2/start/drain/blobs/uploads/`, { method: 'POST' });
+      assert.equal(opened.status, 202);
+      const location = new URL(opened.headers.get('location') ?? '', registry.url);
+
+      // A streamed PATCH whose body arrives in two halves, with close() called in between.
+      const agent = new Agent({ keepAlive: true });
+      const patch = request(location, { method: 'PATCH', agent, headers: { 'content-type': 'application/octet-stream' } });
+      const answered = new Promise<{ status: number; range: unknown }>((resolve, reject) => {
+        patch.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, range: res.headers.range }));
+        });
+        patch.on('error', reject);
+      });
+      patch.write(randomBytes(32 * 1024));
+      await new Promise((r) => setTimeout(r, 300));
+
+      let closed = false;
+      const closing = registry.close().then(() => {
+        closed = true;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(closed, false, 'close() returned while a request was in flight');
+      await assert.rejects(fetch(`${registry.url}/v2/`), 'a new connection was accepted while draining');
+
+      patch.end(randomBytes(32 * 1024));
+      assert.deepEqual(await answered, { status: 202, range: `0-${64 * 1024 - 1}` });
+      await closing;
+      assert.equal(closed, true);
+      agent.destroy();
+    });
+
+    it('close() cuts requests still running after the drain timeout', async () => {
+      const registry = await startRegistry(embeddedConfig(dir), { logger: capturedLogger().logger, drainTimeoutMs: 300 });
+      running.push(registry);
+      const opened = await fetch(`${registry.url}/v2/start/cut/blobs/uploads/`, { method: 'POST' });
+      const patch = request(new URL(opened.headers.get('location') ?? '', registry.url), { method: 'PATCH' });
+      const failed = new Promise<string>((resolve) => {
+        patch.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        patch.on('response', (res) => resolve(`HTTP ${res.statusCode}`));
+      });
+      patch.write(randomBytes(1024));
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      await registry.close();
+      assert.ok(Date.now() - started < 3000, `close() took ${Date.now() - started} ms`);
+      assert.equal(await failed, 'ECONNRESET');
+    });
+
     it('refuses to start when the port is taken, closing what it opened', async () => {
       const blocker = createServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
