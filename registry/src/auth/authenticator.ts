@@ -18,7 +18,7 @@ import { verifySecret, type PasswordHasher } from './secrets.ts';
 
 export interface LoginEvent {
   username: string;
-  clientAddress: string;
+  clientAddress: string | undefined;
   outcome: 'success' | 'failure' | 'rate-limited';
   /** Why a login failed, for the audit log; never the password. */
   reason?: 'bad-credentials' | 'robot-inactive';
@@ -49,7 +49,7 @@ export class PasswordAuthenticator {
   }
 
   /** Throws UNAUTHORIZED for wrong credentials or an inactive robot, TOOMANYREQUESTS when locked out. */
-  async authenticate(username: string, password: string, clientAddress: string): Promise<UserPrincipal | RobotPrincipal> {
+  async authenticate(username: string, password: string, clientAddress: string | undefined): Promise<UserPrincipal | RobotPrincipal> {
     try {
       await this.rateLimiter.check(username, clientAddress);
     } catch (err) {

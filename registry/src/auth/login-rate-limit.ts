@@ -38,12 +38,16 @@ export class LoginRateLimiter {
     }
   }
 
-  /** Throws TOOMANYREQUESTS (with Retry-After seconds) when this user or address is locked out. */
-  async check(username: string, address: string): Promise<void> {
+  /**
+   * Throws TOOMANYREQUESTS (with Retry-After seconds) when this user or address is locked out.
+   * Without a known address only the per-user limit applies: lumping unknown callers together
+   * would let one guesser lock everyone out.
+   */
+  async check(username: string, address: string | undefined): Promise<void> {
     const window = this.window();
     const [userFailures, addressFailures] = await Promise.all([
       this.count(this.userKey(username, window.index)),
-      this.count(this.addressKey(address, window.index)),
+      address === undefined ? 0 : this.count(this.addressKey(address, window.index)),
     ]);
     if (userFailures >= this.maxPerUser || addressFailures >= this.maxPerAddress) {
       throw new AuthError('TOOMANYREQUESTS', 'too many failed login attempts; try again later', {
@@ -52,13 +56,13 @@ export class LoginRateLimiter {
     }
   }
 
-  async recordFailure(username: string, address: string): Promise<void> {
+  async recordFailure(username: string, address: string | undefined): Promise<void> {
     const window = this.window();
     // The TTL outlives the window by a second so a counter never vanishes inside it.
     const ttl = window.secondsLeft + 1;
     await Promise.all([
       this.cache.increment(this.userKey(username, window.index), ttl),
-      this.cache.increment(this.addressKey(address, window.index), ttl),
+      address === undefined ? undefined : this.cache.increment(this.addressKey(address, window.index), ttl),
     ]);
   }
 

@@ -122,6 +122,15 @@ export function loginRateLimitSuite(makeCache: (clock: TestClock) => CacheStore 
     });
   }
 
+  it('without a known address, limits per user only', async () => {
+    const rl = limiter({ maxFailuresPerUser: 2, maxFailuresPerAddress: 1, windowSeconds: 300 });
+    const user = `gail-${Math.random()}`;
+    await rl.recordFailure(user, undefined);
+    expect(await refusal(rl.check(`other-${Math.random()}`, undefined))).to.equal(undefined);
+    await rl.recordFailure(user, undefined);
+    expect((await refusal(rl.check(user, undefined)))?.code).to.equal('TOOMANYREQUESTS');
+  });
+
   it('rejects nonsense limits', () => {
     expect(() => limiter({ maxFailuresPerUser: 0 })).to.throw(RangeError);
     expect(() => limiter({ windowSeconds: 0 })).to.throw(RangeError);
