@@ -77,33 +77,59 @@ function errorCode(err: unknown): string | undefined {
   return (err as S3ErrorLike)?.code;
 }
 
-/** Cut a stream into Buffers of exactly `partSize` bytes (the last one shorter), one copy per part. */
+/** Below this many bytes a stream is kept as its own chunks; past it, parts go to reused buffers. */
+const SMALL_OBJECT = 1024 * 1024;
+
+/**
+ * Cut a body into parts of exactly `partSize` bytes (the last one shorter; one empty part for an
+ * empty body). A stream larger than SMALL_OBJECT is copied into two part buffers used in turn,
+ * so an upload holds about two parts whatever its size and allocates nothing per part. The
+ * consumer must be done with a yielded part before asking for the part after the next one.
+ */
 async function* partsOf(body: Readable | Buffer, partSize: number): AsyncGenerator<Buffer> {
   if (Buffer.isBuffer(body)) {
     if (body.length === 0) yield body;
     for (let offset = 0; offset < body.length; offset += partSize) yield body.subarray(offset, offset + partSize);
     return;
   }
-  let chunks: Buffer[] = [];
-  let buffered = 0;
+  const pool: Buffer[] = [];
+  let turn = 0;
+  const nextBuffer = (): Buffer => {
+    const index = turn++ % 2;
+    return (pool[index] ??= Buffer.allocUnsafeSlow(partSize));
+  };
+  let small: Buffer[] | undefined = [];
+  let part: Buffer | undefined;
+  let filled = 0;
   let yielded = false;
   for await (const data of body) {
     let chunk = Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array);
-    while (buffered + chunk.length >= partSize) {
-      const take = partSize - buffered;
-      chunks.push(chunk.subarray(0, take));
-      chunk = chunk.subarray(take);
-      yield Buffer.concat(chunks, partSize);
-      yielded = true;
-      chunks = [];
-      buffered = 0;
+    if (small) {
+      if (filled + chunk.length <= SMALL_OBJECT) {
+        small.push(chunk);
+        filled += chunk.length;
+        continue;
+      }
+      part = nextBuffer();
+      let at = 0;
+      for (const held of small) at += held.copy(part, at);
+      small = undefined;
     }
-    if (chunk.length > 0) {
-      chunks.push(chunk);
-      buffered += chunk.length;
+    while (chunk.length > 0) {
+      part ??= nextBuffer();
+      const copied = chunk.copy(part, filled);
+      filled += copied;
+      chunk = chunk.subarray(copied);
+      if (filled === partSize) {
+        yield part;
+        yielded = true;
+        part = undefined;
+        filled = 0;
+      }
     }
   }
-  if (buffered > 0 || !yielded) yield Buffer.concat(chunks, buffered);
+  if (small) yield Buffer.concat(small, filled);
+  else if (filled > 0 || !yielded) yield (part ?? nextBuffer()).subarray(0, filled);
 }
 
 export class S3Driver implements BlobStorageDriver {
@@ -170,7 +196,6 @@ export class S3Driver implements BlobStorageDriver {
     try {
       if (!range || (range.offset === 0 && range.end === undefined)) return await this.client.getObject(this.bucket, key);
       const length = range.end === undefined ? undefined : range.end - range.offset + 1;
-      // minio sends no Range header for offset 0 without length, so always pass a length then.
       return await this.client.getPartialObject(this.bucket, key, range.offset, length);
     } catch (err) {
       if (errorCode(err) !== 'InvalidRange' || !range) throw toDriverError(err, path);
