@@ -1,0 +1,80 @@
+/** The access seam: every route asks the AccessController for what its table entry declares. */
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import type { AccessController, AccessRequest } from '../../src/http/access.ts';
+import { makeEmbeddedRegistry } from './embedded-backends.ts';
+import type { RegistryUnderTest } from './registry-suite.ts';
+import { V2Client, digestOf, errorCode } from './registry-client.ts';
+
+/** Records what was asked; refuses pull on repositories under "private/" and anything anonymous on "locked/". */
+class RecordingAccess implements AccessController {
+  readonly asked: AccessRequest[][] = [];
+  async authorize(request: { headers: Record<string, string | string[] | undefined> }, wanted: AccessRequest[]) {
+    this.asked.push(wanted);
+    if (wanted.some((w) => w.name.startsWith('locked/')) && !request.headers.authorization) {
+      return { ok: false as const, status: 401 as const, code: 'UNAUTHORIZED' as const, message: 'authentication required', challenge: 'Bearer realm="http://auth.example/token",service="berth"' };
+    }
+    if (wanted.some((w) => w.name.startsWith('private/'))) {
+      return { ok: false as const, status: 403 as const, code: 'DENIED' as const, message: 'denied' };
+    }
+    return { ok: true as const, subject: 'tester' };
+  }
+}
+
+describe('registry /v2 HTTP: access seam', function () {
+  let registry: RegistryUnderTest;
+  let client: V2Client;
+  const access = new RecordingAccess();
+
+  before(async function () {
+    registry = await makeEmbeddedRegistry({ access });
+    client = new V2Client(registry.url);
+  });
+  after(async function () {
+    await registry?.close();
+  });
+
+  it('declares the scope of each route', async function () {
+    const digest = digestOf('x');
+    const cases: Array<[string, string, AccessRequest[]]> = [
+      ['GET', '/v2/', []],
+      ['GET', '/v2/_catalog', [{ type: 'registry', name: 'catalog', actions: ['*'] }]],
+      ['GET', '/v2/a/b/manifests/latest', [{ type: 'repository', name: 'a/b', actions: ['pull'] }]],
+      ['HEAD', `/v2/a/blobs/${digest}`, [{ type: 'repository', name: 'a', actions: ['pull'] }]],
+      ['PUT', '/v2/a/manifests/latest', [{ type: 'repository', name: 'a', actions: ['pull', 'push'] }]],
+      ['DELETE', `/v2/a/manifests/${digest}`, [{ type: 'repository', name: 'a', actions: ['delete'] }]],
+      ['DELETE', `/v2/a/blobs/${digest}`, [{ type: 'repository', name: 'a', actions: ['delete'] }]],
+      ['POST', '/v2/a/blobs/uploads/', [{ type: 'repository', name: 'a', actions: ['pull', 'push'] }]],
+      ['GET', '/v2/a/tags/list', [{ type: 'repository', name: 'a', actions: ['pull'] }]],
+      ['GET', `/v2/a/referrers/${digest}`, [{ type: 'repository', name: 'a', actions: ['pull'] }]],
+    ];
+    for (const [method, path, wanted] of cases) {
+      access.asked.length = 0;
+      await client.request(method, path, method === 'PUT' ? { body: '{}' } : {});
+      expect(access.asked[0], `${method} ${path}`).to.deep.equal(wanted);
+    }
+  });
+
+  it('answers a refusal with 401 and the challenge, or 403 DENIED, before touching anything', async function () {
+    const unauthorized = await client.request('GET', '/v2/locked/repo/tags/list');
+    expect(unauthorized.status).to.equal(401);
+    expect(errorCode(unauthorized)).to.equal('UNAUTHORIZED');
+    expect(unauthorized.headers.get('www-authenticate')).to.equal('Bearer realm="http://auth.example/token",service="berth"');
+    const denied = await client.request('POST', `/v2/private/repo/blobs/uploads/?digest=${digestOf('abc')}`, { body: 'abc' });
+    expect(denied.status).to.equal(403);
+    expect(errorCode(denied)).to.equal('DENIED');
+    expect(await registry.storage.list('blobs')).to.deep.equal([]);
+  });
+
+  it('falls back to an upload session when pull on the mount source is refused', async function () {
+    const secret = randomBytes(100);
+    // Pushed directly into storage and metadata through an allowed repository first.
+    const digest = await client.pushBlob('open/source', secret);
+    access.asked.length = 0;
+    const refused = await client.request('POST', `/v2/open/target/blobs/uploads/?mount=${digest}&from=private/source`);
+    expect(refused.status).to.equal(202);
+    expect(access.asked).to.deep.include([{ type: 'repository', name: 'private/source', actions: ['pull'] }]);
+    const allowed = await client.request('POST', `/v2/open/target/blobs/uploads/?mount=${digest}&from=open/source`);
+    expect(allowed.status).to.equal(201);
+  });
+});
