@@ -3,11 +3,13 @@
  * one is reachable (refusing to start otherwise), applies migrations, and serves the
  * registry app over HTTP or HTTPS. Nothing else in the registry constructs a backend.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
@@ -34,6 +36,8 @@ export interface StartOptions {
   backendTimeoutMs?: number;
   /** How long close() lets in-flight requests finish before cutting their connections. */
   drainTimeoutMs?: number;
+  /** How often the TLS certificate and key files are checked for a rotation. */
+  tlsReloadIntervalMs?: number;
 }
 
 export interface RunningRegistry {
@@ -72,6 +76,7 @@ const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 // Under Kubernetes' default 30 s termination grace period.
 const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+const DEFAULT_TLS_RELOAD_MS = 30_000;
 
 export async function startRegistry(config: BerthConfig, options: StartOptions = {}): Promise<RunningRegistry> {
   // Configs may be built in code (tests, embedding): apply defaults and the same checks as a file.
@@ -102,9 +107,14 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   const url = `${config.http.tls ? 'https' : 'http'}://${hostForUrl(config.http.address)}:${port}`;
   logger.info({ address: config.http.address, port, url, externalURL: config.http.externalURL }, 'registry listening');
 
+  const stopTlsReload = config.http.tls
+    ? reloadTlsOnChange(server as HttpsServer, config.http.tls, options.tlsReloadIntervalMs ?? DEFAULT_TLS_RELOAD_MS, logger)
+    : () => {};
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      stopTlsReload();
       logger.info('registry stopping: draining requests');
       await drain(server, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       await closeBackends(backends, logger);
@@ -246,6 +256,50 @@ async function listen(config: BerthConfig, handler: Parameters<typeof createHttp
     });
   });
   return server;
+}
+
+/**
+ * Certificates are rotated by replacing the files (cert-manager, the operator's Secrets):
+ * poll them and swap the server's context in place, so rotation needs no restart. A pair
+ * that does not load (the key written before the certificate) is retried on the next tick.
+ */
+function reloadTlsOnChange(
+  server: HttpsServer,
+  files: { certFile: string; keyFile: string },
+  intervalMs: number,
+  logger: Logger,
+): () => void {
+  let applied: string | undefined;
+  let failed: string | undefined;
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
+      const fingerprint = createHash('sha256').update(cert).update('\0').update(key).digest('hex');
+      // The first tick applies the files too: they may have changed since listen() read them.
+      if (fingerprint !== applied) {
+        try {
+          server.setSecureContext({ cert, key });
+          if (applied !== undefined) logger.info({ certFile: files.certFile }, 'TLS certificate reloaded');
+          applied = fingerprint;
+          failed = undefined;
+        } catch (error) {
+          if (failed !== fingerprint) logger.warn({ certFile: files.certFile, err: errorMessage(error) }, 'TLS certificate not reloaded');
+          failed = fingerprint;
+        }
+      }
+    } catch (error) {
+      logger.warn({ certFile: files.certFile, err: errorMessage(error) }, 'TLS files unreadable; keeping the current certificate');
+    } finally {
+      busy = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Stop accepting; let requests finish; after `timeoutMs`, cut what is left. */

@@ -1,25 +1,46 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { testEnv } from '../../../e2e/env/test-env.ts';
 import type { BerthConfig } from '../../src/config/schema.ts';
+import { PGliteDatabase } from '../../src/metadata/pglite.ts';
+import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 import { StartupError, startRegistry } from '../../src/server.ts';
 import type { RunningRegistry } from '../../src/server.ts';
 import { capturedLogger, closedPort, pullBlob, pushBlob } from './helpers.ts';
 
+/**
+ * A migrated, closed PGlite directory copied into each test: a first PGlite start (initdb in
+ * WebAssembly) takes seconds, and these tests are about the server, not about initdb.
+ */
+let pgliteTemplate: string | undefined;
+async function preparePgliteTemplate(): Promise<string> {
+  if (!pgliteTemplate) {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-pglite-template-'));
+    const store = new SqlMetadataStore(await PGliteDatabase.open({ dataDirectory: dir }));
+    await store.migrate();
+    await store.close();
+    pgliteTemplate = dir;
+  }
+  return pgliteTemplate;
+}
+
 function embeddedConfig(dir: string, extra: Record<string, unknown> = {}): BerthConfig {
+  const metadata = join(dir, 'metadata');
+  if (pgliteTemplate && !existsSync(metadata)) cpSync(pgliteTemplate, metadata, { recursive: true });
   return validateConfig({
     http: { address: '127.0.0.1', port: 0 },
     storage: { filesystem: { rootDirectory: join(dir, 'blobs') } },
-    database: { pglite: { dataDirectory: join(dir, 'metadata') } },
+    database: { pglite: { dataDirectory: metadata } },
     ...extra,
   });
 }
@@ -43,6 +64,13 @@ describe('starting the registry from its configuration', () => {
     return registry;
   };
 
+  before(async () => {
+    await preparePgliteTemplate();
+  });
+  after(() => {
+    if (pgliteTemplate) rmSync(pgliteTemplate, { recursive: true, force: true });
+    pgliteTemplate = undefined;
+  });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'berth-start-'));
   });
@@ -183,6 +211,44 @@ describe('starting the registry from its configuration', () => {
         req.end();
       });
       assert.deepEqual(response, { status: 200, version: 'registry/2.0' });
+    });
+
+    it('picks up a rotated TLS certificate without a restart', async () => {
+      const certFile = join(dir, 'tls.crt');
+      const keyFile = join(dir, 'tls.key');
+      const issue = (name: string) => {
+        execFileSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile,
+            '-out', certFile, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'],
+          { stdio: 'ignore' },
+        );
+        return readFileSync(certFile);
+      };
+      const servedName = (url: string, ca: Buffer) =>
+        new Promise<string>((resolve, reject) => {
+          const req = httpsRequest(`${url}/v2/`, { ca, agent: false }, (res) => {
+            const subject = (res.socket as TLSSocket).getPeerCertificate().subject.CN;
+            res.resume();
+            res.on('end', () => resolve(String(subject)));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+
+      const first = issue('first');
+      const { logger, lines } = capturedLogger();
+      const config = embeddedConfig(dir, { http: { address: '127.0.0.1', port: 0, tls: { certFile, keyFile } } });
+      const registry = await startRegistry(config, { logger, tlsReloadIntervalMs: 100 });
+      running.push(registry);
+      assert.equal(await servedName(registry.url, first), 'first');
+
+      const second = issue('second');
+      const deadline = Date.now() + 5000;
+      while (!lines.some((l) => JSON.parse(l).msg === 'TLS certificate reloaded') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(await servedName(registry.url, second), 'second');
     });
   });
 
