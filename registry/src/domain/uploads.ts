@@ -14,6 +14,7 @@
  * Finishing verifies the digest, then BlobStore.commit moves the parts into place atomically.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { createSHA256, createSHA512, type IHasher } from 'hash-wasm';
 import type { BlobStorageDriver, ObjectInfo } from '../storage/driver.ts';
@@ -66,7 +67,8 @@ export interface BlobUploadSessionsDeps {
 }
 
 const UPLOAD_ID = /^[a-zA-Z0-9-]{1,64}$/;
-const LOCK_TTL_SECONDS = 30;
+const LOCK_TTL_SECONDS = 15;
+const LOCK_POLL_MS = 50;
 
 function hashKey(id: string, algorithm: DigestAlgorithm, offset: number): string {
   return `upload:${id}:state:${algorithm}:${offset}`;
@@ -214,11 +216,17 @@ export class BlobUploadSessions {
     if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 80) } });
     const key = lockKey(id);
     const token = randomUUID();
-    if (!(await this.cache.setIfAbsent(key, token, LOCK_TTL_SECONDS))) {
-      const session = await this.load(repository, id);
-      throw new RegistryError('RANGE_INVALID', 'another request is writing to this upload', {
-        headers: { Range: rangeHeader(session.offset) },
-      });
+    // Wait for a holder to finish rather than fail: a lock left by a crashed replica expires
+    // within the TTL, and a concurrent writer then meets a moved offset and gets its 416.
+    const deadline = Date.now() + (LOCK_TTL_SECONDS + 1) * 1000;
+    while (!(await this.cache.setIfAbsent(key, token, LOCK_TTL_SECONDS))) {
+      if (Date.now() > deadline) {
+        const session = await this.load(repository, id);
+        throw new RegistryError('RANGE_INVALID', 'another request is writing to this upload', {
+          headers: { Range: rangeHeader(session.offset) },
+        });
+      }
+      await delay(LOCK_POLL_MS);
     }
     // Keep the lock while a long chunk streams in; a crashed holder loses it within the TTL.
     const refresh = setInterval(() => {

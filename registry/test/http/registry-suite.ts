@@ -192,6 +192,18 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expect(put.status).to.equal(201);
     });
 
+    it('lets exactly one of two concurrent PATCHes of the same chunk through; the other gets 416', async function () {
+      const name = repo();
+      const chunk = randomBytes(300_000);
+      const post = await client.request('POST', `/v2/${name}/blobs/uploads/`);
+      const url = client.resolve(post.headers.get('location'));
+      const send = () => client.request('PATCH', url, { headers: { 'content-range': `0-${chunk.length - 1}` }, body: chunk });
+      const statuses = (await Promise.all([send(), send()])).map((r) => r.status).sort();
+      expect(statuses).to.deep.equal([202, 416]);
+      expect((await client.request('GET', url)).headers.get('range')).to.equal(`0-${chunk.length - 1}`);
+      expect((await client.request('PUT', `${url}?digest=${digestOf(chunk)}`)).status).to.equal(201);
+    });
+
     it('accepts a streamed PATCH of unknown length without Content-Range (docker), then PUT without a body', async function () {
       const name = repo();
       const pieces = [randomBytes(70000), randomBytes(5), randomBytes(100000)];
