@@ -18,14 +18,13 @@
  * Rules that span fields (a driver needs its section) live in `crossFieldProblems` below.
  */
 import { Type } from '@sinclair/typebox';
-import type { Static, TLiteral, TSchema } from '@sinclair/typebox';
+import type { Static, TLiteral } from '@sinclair/typebox';
+import { SECRET_KEYWORD } from './secret.ts';
 
-/**
- * Schema keyword marking a secret: 'value' is hidden whole, 'url-password' hides the
- * password of a URL. Redaction and error messages honour it.
- */
-export const SECRET_KEYWORD = 'x-berth-secret';
-export type SecretKind = 'value' | 'url-password';
+// Section schemas elsewhere (auth/) mark their secrets with this keyword: they import it
+// from ./secret.ts, never from this file, so that this file can import their sections.
+export { SECRET_KEYWORD, secretKind } from './secret.ts';
+export type { SecretKind } from './secret.ts';
 
 const strict = { additionalProperties: false } as const;
 /** An object section that is always present (filled from its children's defaults). */
@@ -225,9 +224,4 @@ function checkUrl(problems: ConfigProblem[], path: string, value: string | undef
   if (!protocols.includes(url.protocol)) {
     problems.push({ path, message: `scheme ${url.protocol.replace(/:$/, '')} not supported (expected ${protocols.join(' or ')}//...)` });
   }
-}
-
-/** The secret marking of a schema node, if any. */
-export function secretKind(schema: TSchema): SecretKind | undefined {
-  return (schema as Record<string, unknown>)[SECRET_KEYWORD] as SecretKind | undefined;
 }
