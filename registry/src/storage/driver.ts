@@ -66,6 +66,8 @@ export interface BlobStorageDriver {
    * Make `dest` the concatenation of `sources` (in the given order), atomically: `dest`
    * appears complete or not at all. Sources may be consumed (moved) by the operation;
    * callers delete what remains of them afterwards. If `dest` already exists it is replaced.
+   * No sources makes an empty object. A missing source rejects with PathNotFoundError before
+   * anything is moved or written.
    */
   assemble(dest: string, sources: string[]): Promise<void>;
 
