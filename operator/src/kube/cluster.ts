@@ -8,6 +8,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
+  loadYaml,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
@@ -77,7 +78,12 @@ export class KubeCluster implements Cluster {
   }
 
   async apply<T extends KubernetesObject>(obj: T, options: { dryRun?: boolean } = {}): Promise<T> {
-    return this.objects.patch(obj, undefined, options.dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    // The client serializes known kinds through its models, whose property names differ from
+    // the wire names in a few places (JSONSchemaProps' `default` is `_default`, CEL rules are
+    // `xKubernetesValidations`) and drops keys it does not know. Objects here are in wire
+    // form, so they go through the client's own YAML loader into model form first.
+    const model = loadYaml<T>(JSON.stringify(obj));
+    return this.objects.patch(model, undefined, options.dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
   async applyStatus(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; status: unknown }): Promise<void> {
@@ -98,7 +104,9 @@ export class KubeCluster implements Cluster {
   }
 
   async mergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: unknown): Promise<T> {
-    const body = { ...header(ref), ...(patch as object) } as KubernetesObject;
+    const head = header(ref);
+    const p = patch as { metadata?: object };
+    const body = { ...head, ...p, metadata: { ...(p.metadata ?? {}), ...head.metadata } } as KubernetesObject;
     return this.objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch) as Promise<T>;
   }
 

@@ -207,7 +207,8 @@ export function renderChildren(reg: Registry, inputs: RenderInputs): DesiredChil
               image: reg.spec.image,
               imagePullPolicy: reg.spec.imagePullPolicy,
               args: ['--config', `${CONFIG_DIR}/config.yaml`],
-              env: registryEnv(reg),
+              // An empty list would be stored as absent, and then every apply would look like a change.
+              ...(registryEnv(reg).length ? { env: registryEnv(reg) } : {}),
               ports: [{ name: 'https', containerPort: REGISTRY_PORT, protocol: 'TCP' }],
               livenessProbe: {
                 httpGet: { path: '/api/v2.0/ping', port: 'https', scheme: 'HTTPS' },

@@ -48,10 +48,10 @@ export class LeaderElector {
   }
 
   /** Stops campaigning; a leader releases the lease so another replica takes over at once. */
-  async stop(): Promise<void> {
+  async stop(options: { releaseLease?: boolean } = {}): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    if (this.leading) {
+    if (this.leading && options.releaseLease !== false) {
       try {
         const lease = await this.read();
         if (lease?.spec?.holderIdentity === this.options.identity) {
@@ -62,8 +62,8 @@ export class LeaderElector {
       } catch (err) {
         this.options.logger.warn({ err: errorSummary(err) }, 'could not release the leader lease');
       }
-      await this.setLeading(false);
     }
+    if (this.leading) await this.setLeading(false);
   }
 
   private async tick(): Promise<void> {
