@@ -367,8 +367,10 @@ export class S3Driver implements BlobStorageDriver {
         copies.push({ part: copies.length + 1, source });
         continue;
       }
-      for (let start = 0; start < size; start += COPY_SPLIT_SIZE) {
-        const end = Math.min(start + COPY_SPLIT_SIZE, size) - 1;
+      // Even pieces, so none (not even the last of this source) falls under the 5 MiB minimum.
+      const piece = Math.ceil(size / Math.ceil(size / COPY_SPLIT_SIZE));
+      for (let start = 0; start < size; start += piece) {
+        const end = Math.min(start + piece, size) - 1;
         copies.push({ part: copies.length + 1, source, range: `bytes=${start}-${end}` });
       }
     }
