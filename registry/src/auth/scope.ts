@@ -27,6 +27,7 @@ const NAME_RE = /^[^\s:,"]+(?::[0-9]+)?(?:\/[^\s:,"]+)*$/;
 
 /** Parse one resource scope; throws INVALID_REQUEST on anything malformed. */
 export function parseScope(text: string): Scope {
+  if (text.length > MAX_SCOPE_LENGTH) throw invalid(text, `longer than ${MAX_SCOPE_LENGTH} characters`);
   const first = text.indexOf(':');
   const last = text.lastIndexOf(':');
   if (first <= 0 || last === first) throw invalid(text, 'expected type:name:actions');
@@ -61,11 +62,20 @@ export function parseScopeParams(values: string | readonly string[] | undefined)
   const scopes: Scope[] = [];
   for (const value of list) {
     for (const part of value.split(' ')) {
-      if (part !== '') scopes.push(parseScope(part));
+      if (part === '') continue;
+      // Each scope costs a project lookup: bound the work one request can ask for.
+      if (scopes.length === MAX_SCOPES_PER_REQUEST) {
+        throw new AuthError('INVALID_REQUEST', `at most ${MAX_SCOPES_PER_REQUEST} scopes per token request`);
+      }
+      scopes.push(parseScope(part));
     }
   }
   return mergeScopes(scopes);
 }
+
+/** Real clients ask for a handful (a push with mounts: a few repositories). */
+export const MAX_SCOPES_PER_REQUEST = 100;
+const MAX_SCOPE_LENGTH = 1024;
 
 /** Merge scopes on the same resource (union of actions, first-seen order). */
 export function mergeScopes(scopes: readonly Scope[]): Scope[] {

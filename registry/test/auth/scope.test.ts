@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { formatBasicChallenge, formatBearerChallenge, parseAuthorization } from '../../src/auth/challenge.ts';
 import { AuthError } from '../../src/auth/errors.ts';
-import { actionsForMethod, formatScope, mergeScopes, parseScope, parseScopeParams, projectOf } from '../../src/auth/scope.ts';
+import { actionsForMethod, formatScope, MAX_SCOPES_PER_REQUEST, mergeScopes, parseScope, parseScopeParams, projectOf } from '../../src/auth/scope.ts';
 
 describe('auth/scope: the Docker token scope grammar', () => {
   const cases: Array<[string, { type: string; class?: string; name: string; actions: string[] }]> = [
@@ -40,6 +40,14 @@ describe('auth/scope: the Docker token scope grammar', () => {
     ]);
     expect(parseScopeParams(undefined)).to.deep.equal([]);
     expect(parseScopeParams('repository:p/a:pull')).to.have.length(1);
+  });
+
+  it('bounds the number and length of scopes in one request', () => {
+    const many = Array.from({ length: MAX_SCOPES_PER_REQUEST + 1 }, (_, i) => `repository:p/r${i}:pull`);
+    expect(parseScopeParams(many.slice(0, MAX_SCOPES_PER_REQUEST))).to.have.length(MAX_SCOPES_PER_REQUEST);
+    expect(() => parseScopeParams(many)).to.throw(AuthError).with.property('code', 'INVALID_REQUEST');
+    expect(() => parseScopeParams(many.join(' '))).to.throw(AuthError).with.property('code', 'INVALID_REQUEST');
+    expect(() => parseScope(`repository:p/${'a'.repeat(1100)}:pull`)).to.throw(AuthError).with.property('code', 'INVALID_REQUEST');
   });
 
   it('keeps classes apart when merging', () => {
