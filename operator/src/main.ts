@@ -3,7 +3,8 @@
  * `berth-operator node-trust ...`: the node-trust writer run by the DaemonSet.
  *
  * Environment: POD_NAME (leader identity), POD_NAMESPACE (Lease namespace),
- * BERTH_OPERATOR_IMAGE (image for node-trust writers), HEALTH_PORT (default 8081),
+ * BERTH_OPERATOR_IMAGE (image for node-trust writers), BERTH_LEASE_NAME, BERTH_LEASE_DURATION_SECONDS,
+ * HEALTH_PORT (default 8081),
  * LOG_LEVEL (default info).
  */
 import { hostname } from 'node:os';
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     logger,
     identity: process.env.POD_NAME ?? hostname(),
     leaseNamespace: process.env.POD_NAMESPACE ?? 'berth-system',
+    leaseName: process.env.BERTH_LEASE_NAME ?? 'berth-operator',
+    leaseDurationSeconds: Number(process.env.BERTH_LEASE_DURATION_SECONDS ?? 15),
     operatorImage: process.env.BERTH_OPERATOR_IMAGE ?? 'ghcr.io/berth-dev/berth-operator:0.1.0',
     healthPort: Number(process.env.HEALTH_PORT ?? 8081),
   });
