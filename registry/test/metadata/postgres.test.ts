@@ -1,38 +1,10 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { testEnv } from '../../../e2e/env/test-env.ts';
 import { loadMigrations, migrate } from '../../src/metadata/migrations.ts';
 import { PostgresDatabase } from '../../src/metadata/postgres.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
+import { freshDatabase, type FreshDatabase } from './fresh-database.ts';
 import { metadataStoreSuite } from './store-suite.ts';
-
-/** A fresh database on the run's Postgres, dropped by `drop()`. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const adminUrl = testEnv().postgres.url;
-  const name = `berth_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
 
 describe('metadata store: PostgreSQL', function () {
   metadataStoreSuite(async () => {
@@ -50,7 +22,7 @@ describe('metadata store: PostgreSQL', function () {
 });
 
 describe('PostgreSQL specifics', function () {
-  let database: { url: string; drop(): Promise<void> };
+  let database: FreshDatabase;
 
   beforeEach(async function () {
     database = await freshDatabase();
