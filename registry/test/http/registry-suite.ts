@@ -283,6 +283,20 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       // The session survives the refusal and completes with the right digest.
       expect((await client.request('PUT', `${url}?digest=${digestOf(data)}`)).status).to.equal(201);
 
+      // A refused final chunk leaves no trace: a different chunk of the same length in its
+      // place is judged on its own bytes.
+      const post2 = await client.request('POST', `/v2/${name}/blobs/uploads/`);
+      const url2 = client.resolve(post2.headers.get('location'));
+      const head = randomBytes(100);
+      const [x, y] = [randomBytes(50), randomBytes(50)];
+      expect((await client.request('PATCH', url2, { headers: { 'content-range': '0-99' }, body: head })).status).to.equal(202);
+      const refused = await client.request('PUT', `${url2}?digest=${digestOf(randomBytes(1))}`, { headers: { 'content-range': '100-149' }, body: x });
+      expectError(refused, 400, 'DIGEST_INVALID');
+      expect((await client.request('GET', url2)).headers.get('range')).to.equal('0-99');
+      expect((await client.request('PATCH', url2, { headers: { 'content-range': '100-149' }, body: y })).status).to.equal(202);
+      expectError(await client.request('PUT', `${url2}?digest=${digestOf(Buffer.concat([head, x]))}`), 400, 'DIGEST_INVALID');
+      expect((await client.request('PUT', `${url2}?digest=${digestOf(Buffer.concat([head, y]))}`)).status).to.equal(201);
+
       const mono = await client.request('POST', `/v2/${name}/blobs/uploads/?digest=${wrong}`, { body: randomBytes(100) });
       expectError(mono, 400, 'DIGEST_INVALID');
       expect((await client.request('HEAD', `/v2/${name}/blobs/${wrong}`)).status).to.equal(404);
