@@ -61,7 +61,7 @@ export class RegistryAccessController implements AccessController {
     let principal: Principal = ANONYMOUS;
     if (credentials?.scheme === 'basic') {
       try {
-        principal = await this.options.authenticator.authenticate(credentials.username, credentials.password, request.clientAddress);
+        principal = await this.options.authenticator.authenticate(credentials.username, credentials.password, request.clientAddress, 'basic');
       } catch (err) {
         // The seam has no 429; a locked-out caller is told why in the message.
         if (err instanceof AuthError) return this.unauthorized(scopes, err.message);

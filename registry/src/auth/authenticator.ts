@@ -3,6 +3,7 @@
  * the token endpoint and Basic auth on /v2 and /api, so rate limiting, timing and the login
  * audit events are the same everywhere.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { AuthError } from './errors.ts';
 import {
   ROBOT_NAME_PREFIX,
@@ -19,6 +20,8 @@ import { verifySecret, type PasswordHasher } from './secrets.ts';
 export interface LoginEvent {
   username: string;
   clientAddress: string | undefined;
+  /** Where the credentials came: the token endpoint, or Basic auth on a request. */
+  channel: 'token' | 'basic';
   outcome: 'success' | 'failure' | 'rate-limited';
   /** Why a login failed, for the audit log; never the password. */
   reason?: 'bad-credentials' | 'robot-inactive';
@@ -30,8 +33,16 @@ export interface PasswordAuthenticatorOptions {
   rateLimiter: LoginRateLimiter;
   /** Audit hook; called once per attempt. */
   onLogin?: (event: LoginEvent) => void;
+  /**
+   * Remember a verified user password this long (0: never), so Basic auth on every /v2
+   * request does not cost an argon2 run each time. Entries are keyed by an HMAC under a
+   * per-process random key, never the password, and die when the stored hash changes.
+   */
+  rememberVerifiedSeconds?: number;
   now?: () => Date;
 }
+
+const REMEMBERED_MAX = 10_000;
 
 export class PasswordAuthenticator {
   private readonly identities: IdentityStore;
@@ -39,6 +50,10 @@ export class PasswordAuthenticator {
   private readonly rateLimiter: LoginRateLimiter;
   private readonly onLogin: (event: LoginEvent) => void;
   private readonly now: () => Date;
+  private readonly rememberMs: number;
+  private readonly rememberKey = randomBytes(32);
+  /** HMAC(username, password) -> the password hash it was verified against, and until when. */
+  private readonly remembered = new Map<string, { passwordHash: string; until: number }>();
 
   constructor(options: PasswordAuthenticatorOptions) {
     this.identities = options.identities;
@@ -46,15 +61,21 @@ export class PasswordAuthenticator {
     this.rateLimiter = options.rateLimiter;
     this.onLogin = options.onLogin ?? (() => {});
     this.now = options.now ?? (() => new Date());
+    this.rememberMs = (options.rememberVerifiedSeconds ?? 0) * 1000;
   }
 
   /** Throws UNAUTHORIZED for wrong credentials or an inactive robot, TOOMANYREQUESTS when locked out. */
-  async authenticate(username: string, password: string, clientAddress: string | undefined): Promise<UserPrincipal | RobotPrincipal> {
+  async authenticate(
+    username: string,
+    password: string,
+    clientAddress: string | undefined,
+    channel: LoginEvent['channel'] = 'token',
+  ): Promise<UserPrincipal | RobotPrincipal> {
     try {
       await this.rateLimiter.check(username, clientAddress);
     } catch (err) {
       if (err instanceof AuthError && err.code === 'TOOMANYREQUESTS') {
-        this.onLogin({ username, clientAddress, outcome: 'rate-limited' });
+        this.onLogin({ username, clientAddress, channel, outcome: 'rate-limited' });
       }
       throw err;
     }
@@ -63,16 +84,16 @@ export class PasswordAuthenticator {
       : await this.checkUser(username, password);
     if (principal === undefined) {
       await this.rateLimiter.recordFailure(username, clientAddress);
-      this.onLogin({ username, clientAddress, outcome: 'failure', reason: 'bad-credentials' });
+      this.onLogin({ username, clientAddress, channel, outcome: 'failure', reason: 'bad-credentials' });
       throw new AuthError('UNAUTHORIZED', 'invalid username or password');
     }
     if (principal.kind === 'robot' && !robotIsActive(principal, this.now())) {
       // The secret was right, so saying why is no help to a guesser.
-      this.onLogin({ username, clientAddress, outcome: 'failure', reason: 'robot-inactive' });
+      this.onLogin({ username, clientAddress, channel, outcome: 'failure', reason: 'robot-inactive' });
       throw new AuthError('UNAUTHORIZED', 'robot account is disabled or expired');
     }
     await this.rateLimiter.recordSuccess(username);
-    this.onLogin({ username, clientAddress, outcome: 'success' });
+    this.onLogin({ username, clientAddress, channel, outcome: 'success' });
     return principal;
   }
 
@@ -82,7 +103,25 @@ export class PasswordAuthenticator {
       await this.passwords.verifyAgainstNothing(password);
       return undefined;
     }
+    if (this.rememberMs > 0) {
+      const key = this.rememberedKey(username, password);
+      const entry = this.remembered.get(key);
+      const now = this.now().getTime();
+      if (entry && entry.until > now && entry.passwordHash === user.passwordHash) return userPrincipal(user);
+      if (!(await this.passwords.verify(user.passwordHash, password))) return undefined;
+      if (this.remembered.size >= REMEMBERED_MAX) this.forgetExpired(now);
+      if (this.remembered.size < REMEMBERED_MAX) this.remembered.set(key, { passwordHash: user.passwordHash, until: now + this.rememberMs });
+      return userPrincipal(user);
+    }
     return (await this.passwords.verify(user.passwordHash, password)) ? userPrincipal(user) : undefined;
+  }
+
+  private rememberedKey(username: string, password: string): string {
+    return createHmac('sha256', this.rememberKey).update(username).update('\0').update(password).digest('base64url');
+  }
+
+  private forgetExpired(now: number): void {
+    for (const [key, entry] of this.remembered) if (entry.until <= now) this.remembered.delete(key);
   }
 
   private async checkRobot(username: string, secret: string): Promise<RobotPrincipal | undefined> {

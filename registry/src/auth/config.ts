@@ -67,6 +67,12 @@ export const AuthSchema = Type.Object(
       {
         memoryKiB: Type.Integer({ minimum: 1024, default: 19456, description: 'argon2id memory cost (KiB).' }),
         passes: Type.Integer({ minimum: 1, default: 2, description: 'argon2id time cost.' }),
+        rememberVerifiedSeconds: Type.Integer({
+          minimum: 0,
+          maximum: 3600,
+          default: 60,
+          description: 'Skip re-hashing a user password verified this recently (Basic auth on every request); 0 disables.',
+        }),
       },
       section,
     ),
@@ -127,6 +133,7 @@ export async function createAuth(config: AuthConfig, deps: AuthDependencies): Pr
     identities: deps.identities,
     passwords,
     rateLimiter: new LoginRateLimiter(deps.cache, { ...config.loginRateLimit, now }),
+    rememberVerifiedSeconds: config.passwordHash.rememberVerifiedSeconds,
     now,
     ...(deps.onLogin ? { onLogin: deps.onLogin } : {}),
   });

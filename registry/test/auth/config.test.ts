@@ -38,7 +38,7 @@ describe('auth/config: the auth section and createAuth', () => {
     });
     expect(config.admin).to.deep.equal({ username: 'admin' });
     expect(config.loginRateLimit).to.deep.equal({ maxFailuresPerUser: 10, maxFailuresPerAddress: 100, windowSeconds: 300 });
-    expect(config.passwordHash).to.deep.equal({ memoryKiB: 19456, passes: 2 });
+    expect(config.passwordHash).to.deep.equal({ memoryKiB: 19456, passes: 2, rememberVerifiedSeconds: 60 });
   });
 
   it('rejects unknown keys and out-of-range values; marks the admin password secret', () => {

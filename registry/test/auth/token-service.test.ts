@@ -88,7 +88,7 @@ describe('auth/token-service: the token endpoint', () => {
       expect(body).to.not.have.property('refresh_token');
       expect(await access(body)).to.deep.equal([{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }]);
       expect((await verifier.verifyAccessToken(body.token)).sub).to.equal('alice');
-      expect(events).to.deep.equal([{ username: 'alice', clientAddress: '192.0.2.1', outcome: 'success' }]);
+      expect(events).to.deep.equal([{ username: 'alice', clientAddress: '192.0.2.1', channel: 'token', outcome: 'success' }]);
     });
 
     it('drops a scope escalation instead of failing: a developer asking for delete gets pull,push', async () => {
@@ -157,7 +157,7 @@ describe('auth/token-service: the token endpoint', () => {
       expect(locked.code).to.equal('TOOMANYREQUESTS');
       expect(locked.status).to.equal(429);
       expect(locked.retryAfterSeconds).to.be.within(1, 300);
-      expect(events.at(-1)).to.deep.equal({ username: 'alice', clientAddress: '192.0.2.1', outcome: 'rate-limited' });
+      expect(events.at(-1)).to.deep.equal({ username: 'alice', clientAddress: '192.0.2.1', channel: 'token', outcome: 'rate-limited' });
       clock.advance(301);
       expect((await get({}, basic('alice', PASSWORDS.alice))).token).to.be.a('string');
     });
