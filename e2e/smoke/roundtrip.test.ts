@@ -6,10 +6,11 @@ import { command } from './command.ts';
 
 /**
  * The parts work together: crane pushes an image to the run's docker-registry, skopeo
- * inspects it, and the containerd daemon pulls and unpacks it with the chosen snapshotter.
+ * inspects it, the containerd daemon pulls and unpacks it with the chosen snapshotter, and
+ * pushes it back through a hosts.toml directory.
  */
 describe('smoke: an image round trip through docker-registry', () => {
-  it('crane pushes, skopeo inspects, ctr pulls and unpacks', async () => {
+  it('crane pushes, skopeo inspects, ctr pulls, unpacks and pushes back', async () => {
     const env = testEnv();
     const work = join(env.workDir, 'smoke-roundtrip');
     mkdirSync(join(work, 'rootfs'), { recursive: true });
@@ -35,6 +36,20 @@ describe('smoke: an image round trip through docker-registry', () => {
     assert.ok(listed.includes(image) && listed.includes(digest), `ctr images list:\n${listed}`);
     const checked = (await ctr('images', 'check', '--snapshotter', snapshotter)).stdout;
     assert.match(checked.split('\n').find((l) => l.includes(image)) ?? '', /complete.*true/);
-    await ctr('images', 'remove', '--sync', image);
+
+    // ctr pushes back under a new tag, configured through a hosts.toml directory (the
+    // file format node trust writes) instead of --plain-http.
+    const hostsDir = join(work, 'certs.d');
+    const registry = `http://${env.distribution.host}`;
+    mkdirSync(join(hostsDir, env.distribution.host), { recursive: true });
+    writeFileSync(
+      join(hostsDir, env.distribution.host, 'hosts.toml'),
+      `server = "${registry}"\n\n[host."${registry}"]\n  capabilities = ["pull", "resolve", "push"]\n`,
+    );
+    const copy = `${env.distribution.host}/smoke/roundtrip:v2`;
+    await ctr('images', 'tag', image, copy);
+    await ctr('images', 'push', '--hosts-dir', hostsDir, copy);
+    assert.equal((await command(env.tools.crane, ['digest', '--insecure', copy])).stdout.trim(), digest);
+    await ctr('images', 'remove', '--sync', image, copy);
   });
 });
