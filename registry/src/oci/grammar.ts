@@ -45,8 +45,9 @@ export function isValidTag(tag: string): boolean {
   return TAG.test(tag);
 }
 
+/** A tag off the grammar is MANIFEST_INVALID: clients and the conformance suites know only the spec's codes. */
 export function parseTag(tag: string): string {
-  if (!TAG.test(tag)) throw new RegistryError('TAG_INVALID', 'invalid tag', { detail: { tag: tag.slice(0, 200) } });
+  if (!TAG.test(tag)) throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { detail: { tag: tag.slice(0, 200) } });
   return tag;
 }
 

@@ -674,7 +674,7 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expectError(await client.request('POST', `/v2/Bad/blobs/uploads/`), 400, 'NAME_INVALID');
     });
 
-    it('refuses invalid digests with DIGEST_INVALID and invalid tags with TAG_INVALID', async function () {
+    it('refuses invalid digests with DIGEST_INVALID and invalid tags with MANIFEST_INVALID', async function () {
       const name = repo();
       for (const digest of ['sha256:', 'sha256:abc', `sha256:${'G'.repeat(64)}`, `sha256:${'A'.repeat(64)}`, `md5:${'a'.repeat(32)}`]) {
         expectError(await client.request('GET', `/v2/${name}/blobs/${digest}`), 400, 'DIGEST_INVALID');
@@ -682,8 +682,8 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expectError(await client.request('GET', `/v2/${name}/manifests/sha256:zz`), 400, 'DIGEST_INVALID');
       expectError(await client.request('POST', `/v2/${name}/blobs/uploads/?digest=sha256:12`, { body: 'x' }), 400, 'DIGEST_INVALID');
       const manifest = Buffer.from('{}');
-      expectError(await client.putManifest(name, `-bad`, manifest), 400, 'TAG_INVALID');
-      expectError(await client.putManifest(name, 'a'.repeat(129), manifest), 400, 'TAG_INVALID');
+      expectError(await client.putManifest(name, `-bad`, manifest), 400, 'MANIFEST_INVALID');
+      expectError(await client.putManifest(name, 'a'.repeat(129), manifest), 400, 'MANIFEST_INVALID');
       expectError(await client.putManifest(name, 'ok', manifest, OCI_MANIFEST), 400, 'MANIFEST_INVALID');
     });
 

@@ -38,6 +38,6 @@ describe('oci grammar', function () {
     expect(parseReference('latest')).to.deep.equal({ kind: 'tag', tag: 'latest' });
     expect(parseReference(`sha256:${'b'.repeat(64)}`).kind).to.equal('digest');
     expect(codeOf(() => parseReference('sha256:zz'))).to.equal('DIGEST_INVALID');
-    expect(codeOf(() => parseReference('-tag'))).to.equal('TAG_INVALID');
+    expect(codeOf(() => parseReference('-tag'))).to.equal('MANIFEST_INVALID');
   });
 });
