@@ -6,13 +6,12 @@
  * 2 invalid configuration or arguments.
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { CONFIG_FILE_ENV, loadConfig } from './config/load.ts';
 import { redactConfig } from './config/redact.ts';
 import type { BerthConfig } from './config/schema.ts';
 import { ConfigError } from './config/validate.ts';
-import { StartupError, startRegistry } from './server.ts';
+import { StartupError, createLogger, startRegistry } from './server.ts';
 
 const USAGE = `Usage: npm start -- [--config <file.yaml>] [--check-config]
 
@@ -60,7 +59,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const logger = pino({ level: config.log.level });
+  const logger = createLogger(config.log.level);
   let registry;
   try {
     registry = await startRegistry(config, { logger });

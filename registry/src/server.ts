@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createRegistryApp } from './app.ts';
+import { AUTH_LOG_REDACT_PATHS, scrubCredentials } from './auth/log-redaction.ts';
 import type { CacheStore } from './cache/cache.ts';
 import { MemoryCache } from './cache/memory.ts';
 import { RedisCache } from './cache/redis.ts';
@@ -78,10 +79,15 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 const DEFAULT_TLS_RELOAD_MS = 30_000;
 
+/** pino JSON on stdout, with credentials in logged objects (headers, tokens) redacted. */
+export function createLogger(level: BerthConfig['log']['level']): Logger {
+  return pino({ level, redact: { paths: [...AUTH_LOG_REDACT_PATHS], censor: '[redacted]' } });
+}
+
 export async function startRegistry(config: BerthConfig, options: StartOptions = {}): Promise<RunningRegistry> {
   // Configs may be built in code (tests, embedding): apply defaults and the same checks as a file.
   config = validateConfig(config, { sourceName: 'startRegistry' });
-  const logger = options.logger ?? pino({ level: config.log.level });
+  const logger = options.logger ?? createLogger(config.log.level);
   logger.info({ config: redactConfig(config) }, 'configuration');
 
   const backends = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
@@ -219,7 +225,7 @@ async function closeBackends(backends: Partial<Backends>, logger: Logger): Promi
   );
   results.forEach((result, i) => {
     if (result.status === 'rejected') {
-      logger.warn({ part: Object.keys(backends)[i], err: errorMessage(result.reason) }, 'closing a backend failed');
+      logger.warn({ part: Object.keys(backends)[i], err: scrubCredentials(errorMessage(result.reason)) }, 'closing a backend failed');
     }
   });
 }
@@ -372,8 +378,9 @@ function secretsOf(config: BerthConfig): string[] {
   );
 }
 
+/** The configured secrets by value, then anything that looks like a credential. */
 function scrub(message: string, secrets: string[]): string {
-  return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
+  return scrubCredentials(secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message));
 }
 
 function errorMessage(error: unknown): string {

@@ -45,7 +45,7 @@ function logLines(stdout: string): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function waitForLog(run: Run, msg: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+async function waitForLog(run: Run, msg: string, timeoutMs = 200_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const line = logLines(run.stdout()).find((l) => l.msg === msg);
@@ -56,7 +56,9 @@ async function waitForLog(run: Run, msg: string, timeoutMs = 90_000): Promise<Re
   }
 }
 
-describe('npm start (registry/src/main.ts)', () => {
+describe('npm start (registry/src/main.ts)', function () {
+  // Each test starts a tsx process (and the first PGlite initdb): slow on a busy machine.
+  this.timeout(240_000);
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'berth-main-'));
