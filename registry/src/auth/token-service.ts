@@ -13,7 +13,7 @@ import { AuthError } from './errors.ts';
 import { grantScopes } from './grant.ts';
 import { ANONYMOUS, robotIsActive, robotPrincipal, userPrincipal, type IdentityStore, type Principal, type ProjectDirectory } from './identity.ts';
 import type { PasswordAuthenticator } from './authenticator.ts';
-import { parseAuthorization } from './challenge.ts';
+import { formatBasicChallenge, parseAuthorization } from './challenge.ts';
 import { formatScope, parseScopeParams, type Scope } from './scope.ts';
 import type { TokenIssuer, TokenVerifier } from './tokens.ts';
 
@@ -149,4 +149,35 @@ function single(params: TokenRequest['params'], key: string): string | undefined
   if (typeof value === 'string') return value;
   if (value.length > 1) throw new AuthError('INVALID_REQUEST', `parameter ${key} given more than once`);
   return value[0];
+}
+
+/** OAuth2 (RFC 6749 §5.2) error names for each code, for clients that read `error`. */
+const OAUTH_ERROR: Record<AuthError['code'], string> = {
+  UNAUTHORIZED: 'invalid_grant',
+  DENIED: 'access_denied',
+  TOOMANYREQUESTS: 'slow_down',
+  INVALID_REQUEST: 'invalid_request',
+  UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
+};
+
+export interface TokenErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: { errors: Array<{ code: string; message: string }>; error: string; error_description: string };
+}
+
+/**
+ * The response for a token endpoint failure: the Docker `{"errors":[...]}` shape and the
+ * OAuth2 `error`/`error_description` pair together, since clients read one or the other.
+ * 401 carries a Basic challenge (the endpoint takes Basic credentials); 429 a Retry-After.
+ */
+export function tokenErrorResponse(err: AuthError, realm: string): TokenErrorResponse {
+  const headers: Record<string, string> = {};
+  if (err.status === 401) headers['WWW-Authenticate'] = formatBasicChallenge(realm);
+  if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
+  return {
+    status: err.status,
+    headers,
+    body: { errors: [{ code: err.code, message: err.message }], error: OAUTH_ERROR[err.code], error_description: err.message },
+  };
 }

@@ -4,7 +4,7 @@ import { AuthError } from '../../src/auth/errors.ts';
 import { generateSigningKey, verificationKeyOf } from '../../src/auth/keys.ts';
 import { LoginRateLimiter } from '../../src/auth/login-rate-limit.ts';
 import { Argon2PasswordHasher, generateSecret, hashSecret } from '../../src/auth/secrets.ts';
-import { TokenService, type TokenRequest, type TokenResponseBody } from '../../src/auth/token-service.ts';
+import { tokenErrorResponse, TokenService, type TokenRequest, type TokenResponseBody } from '../../src/auth/token-service.ts';
 import { TokenIssuer, TokenVerifier } from '../../src/auth/tokens.ts';
 import { FakeCache, FakeDirectory, TestClock } from './fakes.ts';
 
@@ -245,5 +245,27 @@ describe('auth/token-service: the token endpoint', () => {
       expect(unsupported.status).to.equal(400);
       expect((await failure(post({}))).code).to.equal('INVALID_REQUEST');
     });
+  });
+});
+
+describe('auth/token-service: tokenErrorResponse', () => {
+  it('gives both the Docker errors array and the OAuth2 error, with the right headers', () => {
+    const unauthorized = tokenErrorResponse(new AuthError('UNAUTHORIZED', 'invalid username or password'), 'berth');
+    expect(unauthorized).to.deep.equal({
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Basic realm="berth",charset="UTF-8"' },
+      body: {
+        errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }],
+        error: 'invalid_grant',
+        error_description: 'invalid username or password',
+      },
+    });
+    const limited = tokenErrorResponse(new AuthError('TOOMANYREQUESTS', 'too many failed login attempts', { retryAfterSeconds: 42 }), 'berth');
+    expect(limited.status).to.equal(429);
+    expect(limited.headers).to.deep.equal({ 'Retry-After': '42' });
+    expect(limited.body.errors[0]?.code).to.equal('TOOMANYREQUESTS');
+    const grant = tokenErrorResponse(new AuthError('UNSUPPORTED_GRANT_TYPE', 'no'), 'berth');
+    expect(grant).to.deep.include({ status: 400, headers: {} });
+    expect(grant.body.error).to.equal('unsupported_grant_type');
   });
 });
