@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { Value } from '@sinclair/typebox/value';
 import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Registry } from '../src/crds/registry.ts';
 import { withDefaults } from '../src/registry/reconciler.ts';
@@ -12,6 +13,9 @@ import { describeCertificate, generateCA, isSignedBy } from '../src/registry/pki
 import { planFiles, syncNodeTrust, MARKER } from '../src/node-trust/writer.ts';
 import { deploymentRolledOut } from '../src/registry/rollout.ts';
 import { loadConfig } from '../../registry/src/config/load.ts';
+import { BerthConfigSchema } from '../../registry/src/config/schema.ts';
+import { AuthSchema } from '../../registry/src/auth/config.ts';
+import { loadSigningKeyFile, loadVerificationKeyFiles } from '../../registry/src/auth/keys.ts';
 
 function registry(spec: Record<string, unknown>, name = 'reg'): Registry {
   return withDefaults({
@@ -70,6 +74,8 @@ describe('Registry rendering (pure)', () => {
         ['BERTH_STORAGE_S3_SECRETKEY', 's3', 'secretKey'],
         ['BERTH_DATABASE_POSTGRES_URL', 'pg', 'url'],
         ['BERTH_CACHE_REDIS_URL', 'redis', 'url'],
+        ['BERTH_AUTH_ADMIN_USERNAME', 'reg-admin', 'username'],
+        ['BERTH_AUTH_ADMIN_PASSWORD', 'reg-admin', 'password'],
       ],
     );
     const configText = out.configMap.data!['config.yaml']!;
@@ -99,7 +105,26 @@ describe('Registry rendering (pure)', () => {
       const ca = await generateCA('test');
       await writeFile(join(dir, 'tls.crt'), ca.certPem);
       await writeFile(join(dir, 'tls.key'), ca.keyPem);
-      const rendered = (r: Registry) => renderChildren(r, inputs).configMap.data!['config.yaml']!.replaceAll('/etc/berth/tls', dir);
+      // ... and the token keys as the <name>-token Secret would be mounted.
+      const material = await reconcileMaterial(registry(production), {}, { rolloutComplete: true });
+      const token = material.secrets.find((s) => s.metadata!.name === 'reg-token');
+      await mkdir(join(dir, 'token'), { recursive: true });
+      await writeFile(join(dir, 'token', 'signing.key'), decode(token, 'signing.key')!);
+      await writeFile(join(dir, 'token', 'verification.jwks'), decode(token, 'verification.jwks')!);
+      const signing = await loadSigningKeyFile(join(dir, 'token', 'signing.key'));
+      assert.equal(signing.kid, decode(token, 'signing.kid'), 'the registry derives the same key id as the operator');
+      const verification = await loadVerificationKeyFiles([join(dir, 'token', 'verification.jwks')]);
+      assert.deepEqual(verification.map((k) => k.kid), [signing.kid]);
+      // The auth section is validated by its own schema until the config module includes it.
+      const configHasAuth = 'auth' in BerthConfigSchema.properties;
+      const rendered = (r: Registry) => {
+        const doc = parse(renderChildren(r, inputs).configMap.data!['config.yaml']!.replaceAll('/etc/berth/tls', dir).replaceAll('/etc/berth/auth', dir));
+        const auth = Value.Default(AuthSchema, structuredClone(doc.auth));
+        assert.ok(Value.Check(AuthSchema, auth), JSON.stringify([...Value.Errors(AuthSchema, auth)].slice(0, 3)));
+        assert.equal(doc.auth.signingKeyFile, `${dir}/token/signing.key`);
+        if (!configHasAuth) delete doc.auth;
+        return stringify(doc);
+      };
       await writeFile(file, rendered(registry(production)));
       const config = loadConfig({
         file,
@@ -108,6 +133,7 @@ describe('Registry rendering (pure)', () => {
           BERTH_STORAGE_S3_SECRETKEY: 'sk',
           BERTH_DATABASE_POSTGRES_URL: 'postgres://u:p@db:5432/berth',
           BERTH_CACHE_REDIS_URL: 'redis://:p@redis:6379/0',
+          ...(configHasAuth ? { BERTH_AUTH_ADMIN_USERNAME: 'admin', BERTH_AUTH_ADMIN_PASSWORD: 'a-long-password' } : {}),
         },
       }) as unknown as { storage: { s3: { secretKey: string } }; database: { driver: string } };
       assert.equal(config.storage.s3.secretKey, 'sk');

@@ -105,6 +105,12 @@ export function registryConfig(reg: Registry): Record<string, unknown> {
       ? { driver: 'postgres', postgres: { ...(pg.poolSize ? { poolSize: pg.poolSize } : {}) } }
       : { driver: 'pglite', pglite: { dataDirectory: `${DATA_DIR}/metadata` } },
     cache: redis ? { driver: 'redis', redis: { ...(redis.keyPrefix ? { keyPrefix: redis.keyPrefix } : {}) } } : { driver: 'memory' },
+    // Token keys from the mounted <name>-token Secret; the initial admin from the environment.
+    auth: {
+      enabled: true,
+      signingKeyFile: `${AUTH_DIR}/token/signing.key`,
+      verificationKeyFiles: [`${AUTH_DIR}/token/verification.jwks`],
+    },
     log: { level: reg.spec.logLevel },
   };
 }
@@ -124,6 +130,10 @@ export function registryEnv(reg: Registry): V1EnvVar[] {
   const pg = reg.spec.database.postgres;
   if (pg) env.push(fromSecret('BERTH_DATABASE_POSTGRES_URL', pg.urlSecret.name, pg.urlSecret.key));
   if (reg.spec.redis) env.push(fromSecret('BERTH_CACHE_REDIS_URL', reg.spec.redis.urlSecret.name, reg.spec.redis.urlSecret.key));
+  const admin = reg.spec.adminPasswordSecret;
+  const adminSecret = admin?.name ?? childNames(reg.metadata.name!).adminSecret;
+  env.push(fromSecret('BERTH_AUTH_ADMIN_USERNAME', adminSecret, admin?.usernameKey ?? 'username'));
+  env.push(fromSecret('BERTH_AUTH_ADMIN_PASSWORD', adminSecret, admin?.passwordKey ?? 'password'));
   return env;
 }
 
@@ -139,28 +149,15 @@ export function renderChildren(reg: Registry, inputs: RenderInputs): DesiredChil
   };
   const embedded = usesEmbeddedBackends(reg);
   const filesystem = !reg.spec.storage.s3;
-  const adminSecret = reg.spec.adminPasswordSecret;
 
   const volumes: V1Volume[] = [
     { name: 'config', configMap: { name: names.config } },
     { name: 'tls', secret: { secretName: inputs.tlsSecretName } },
     {
       name: 'auth',
-      projected: {
-        sources: [
-          { secret: { name: names.tokenSecret, items: ['signing.key', 'signing.kid', 'verification.jwks'].map((k) => ({ key: k, path: `token/${k}` })) } },
-          adminSecret
-            ? {
-                secret: {
-                  name: adminSecret.name,
-                  items: [
-                    { key: adminSecret.usernameKey, path: 'admin/username' },
-                    { key: adminSecret.passwordKey, path: 'admin/password' },
-                  ],
-                },
-              }
-            : { secret: { name: names.adminSecret, items: [{ key: 'username', path: 'admin/username' }, { key: 'password', path: 'admin/password' }] } },
-        ],
+      secret: {
+        secretName: names.tokenSecret,
+        items: ['signing.key', 'signing.kid', 'verification.jwks'].map((k) => ({ key: k, path: `token/${k}` })),
       },
     },
     { name: 'tmp', emptyDir: {} },
@@ -207,8 +204,7 @@ export function renderChildren(reg: Registry, inputs: RenderInputs): DesiredChil
               image: reg.spec.image,
               imagePullPolicy: reg.spec.imagePullPolicy,
               args: ['--config', `${CONFIG_DIR}/config.yaml`],
-              // An empty list would be stored as absent, and then every apply would look like a change.
-              ...(registryEnv(reg).length ? { env: registryEnv(reg) } : {}),
+              env: registryEnv(reg),
               ports: [{ name: 'https', containerPort: REGISTRY_PORT, protocol: 'TCP' }],
               livenessProbe: {
                 httpGet: { path: '/api/v2.0/ping', port: 'https', scheme: 'HTTPS' },
