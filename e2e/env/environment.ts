@@ -136,7 +136,19 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     // Services start side by side; each waits for its own readiness.
     const starts: Promise<void>[] = [];
     const start = <I>(name: ServiceName, begin: (ctx: ServiceContext) => Promise<RunningService<I>>, keep: (info: I) => void) => {
-      starts.push(progress.step(`start ${name}`, async () => keep(track(await begin(context(name))))));
+      starts.push(progress.step(`start ${name}`, async () => keep(track(await startWithRetry(name, begin)))));
+    };
+    // A free port can be taken by another program between choosing it and binding it (other
+    // test runs share the machine): start again, in a fresh directory, on new ports.
+    const startWithRetry = async <I>(name: ServiceName, begin: (ctx: ServiceContext) => Promise<RunningService<I>>) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await begin(context(attempt === 1 ? name : `${name}-${attempt}`));
+        } catch (err) {
+          if (attempt >= 3 || !/address already in use|EADDRINUSE|bind: /i.test(String(err))) throw err;
+          progress.line(`${name}: a port was taken meanwhile; starting again on new ports`);
+        }
+      }
     };
     if (want('postgres')) {
       start('postgres', (ctx) => startPostgres(ctx, { initdb: debian.initdb!, postgres: debian.postgres! }), (i) => (env.postgres = i));
