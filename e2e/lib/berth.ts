@@ -109,7 +109,7 @@ export async function startBerth(opts: BerthOptions): Promise<BerthProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', join(repoRoot, 'registry', 'src', 'main.ts'), '--config', configFile],
-    { cwd: opts.dir, env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: repoRoot, env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
