@@ -206,6 +206,8 @@ describe('Registry operator on a real kube-apiserver', function () {
     const d = await apps.readNamespacedDeployment({ name: 'prod', namespace: ns });
     assert.equal(d.spec!.replicas, 3);
     assert.deepEqual(d.spec!.template.spec!.containers[0]!.env!.map((e) => e.name).sort(), [
+      'BERTH_AUTH_ADMIN_PASSWORD',
+      'BERTH_AUTH_ADMIN_USERNAME',
       'BERTH_CACHE_REDIS_URL',
       'BERTH_DATABASE_POSTGRES_URL',
       'BERTH_STORAGE_S3_ACCESSKEY',
