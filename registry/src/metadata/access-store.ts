@@ -19,66 +19,22 @@
 import type { IdentityStore, ProjectDirectory } from '../auth/identity.ts';
 import type { ProjectRole, RobotPermission } from '../auth/permissions.ts';
 
-// --- Errors ---
+// --- Errors (defined in ./errors.ts, shared with the metadata store's management listings) ---
 
-export type AccessStoreErrorCode = 'not_found' | 'conflict' | 'invalid';
+export {
+  AccessStoreError,
+  ConflictError,
+  InvalidInputError,
+  isAccessStoreError,
+  NotFoundError,
+  ProjectNotEmptyError,
+  type AccessStoreErrorCode,
+} from './errors.ts';
 
-export abstract class AccessStoreError extends Error {
-  abstract readonly code: AccessStoreErrorCode;
-}
+// --- Pagination (defined with the metadata seam, shared by both) ---
 
-export class NotFoundError extends AccessStoreError {
-  readonly code = 'not_found';
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotFoundError';
-  }
-}
-
-export class ConflictError extends AccessStoreError {
-  readonly code = 'conflict';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
-  }
-}
-
-/** A project that still has repositories cannot be deleted without `force`. */
-export class ProjectNotEmptyError extends ConflictError {
-  constructor(
-    readonly project: string,
-    readonly repositoryCount: number,
-  ) {
-    super(`project ${project} contains ${repositoryCount} repositories and cannot be deleted`);
-    this.name = 'ProjectNotEmptyError';
-  }
-}
-
-export class InvalidInputError extends AccessStoreError {
-  readonly code = 'invalid';
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidInputError';
-  }
-}
-
-export function isAccessStoreError(err: unknown): err is AccessStoreError {
-  return err instanceof AccessStoreError;
-}
-
-// --- Pagination ---
-
-/** Harbor-style offset pagination: `page` counts from 1. */
-export interface OffsetPage {
-  page: number;
-  pageSize: number;
-}
-
-/** One page of results and the total count of matches (Harbor's X-Total-Count). */
-export interface Paged<T> {
-  items: T[];
-  total: number;
-}
+export type { OffsetPage, Paged } from './store.ts';
+import type { OffsetPage, Paged } from './store.ts';
 
 // --- Projects ---
 

@@ -22,8 +22,6 @@ import {
   type NewProject,
   type NewRobot,
   type NewUser,
-  type OffsetPage,
-  type Paged,
   type Project,
   type ProjectFilter,
   type ProjectMember,
@@ -36,7 +34,8 @@ import {
   type UserProject,
   type UserUpdate,
 } from './access-store.ts';
-import type { SqlDatabase, SqlExecutor, SqlQueryOptions } from './store.ts';
+import { likePrefix, paged, SqlConditions } from './sql-paging.ts';
+import type { OffsetPage, Paged, SqlDatabase, SqlExecutor, SqlQueryOptions } from './store.ts';
 
 const PREPARED: SqlQueryOptions = { prepare: true };
 
@@ -256,13 +255,14 @@ export class SqlAccessStore implements AccessStore {
 
   async memberRole(project: string, userId: string): Promise<ProjectRole | undefined> {
     // Ids reach the auth layer as strings; anything else is no user of ours.
-    if (!/^[1-9][0-9]{0,15}$/.test(userId)) return undefined;
+    const id = /^[1-9][0-9]*$/.test(userId) ? Number(userId) : NaN;
+    if (!Number.isSafeInteger(id)) return undefined;
     const rows = await this.#db.query<{ role: ProjectRole }>(
       `SELECT m.role
          FROM projects p
          JOIN project_members m ON m.project_id = p.id AND m.user_id = $2
         WHERE p.name = $1`,
-      [project, Number(userId)],
+      [project, id],
       PREPARED,
     );
     return rows[0]?.role;
@@ -669,50 +669,6 @@ async function updateById(tx: SqlExecutor, table: string, id: number, set: SqlCo
   const assignments = [...set.parts, 'updated_at = now()'].join(', ');
   const rows = await tx.query(`UPDATE ${table} SET ${assignments} WHERE id = ${set.param(id)} RETURNING id`, set.params);
   if (rows.length === 0) throw new NotFoundError(notFound);
-}
-
-/** One page of `select + from + where ORDER BY order`, and the total count of matches. */
-async function paged<Row, T>(
-  db: SqlExecutor,
-  select: string,
-  from: string,
-  where: SqlConditions,
-  order: string,
-  page: OffsetPage,
-  map: (row: Row) => T,
-): Promise<Paged<T>> {
-  if (!Number.isSafeInteger(page.page) || page.page < 1) throw new InvalidInputError('page must be an integer of at least 1');
-  if (!Number.isSafeInteger(page.pageSize) || page.pageSize < 1) {
-    throw new InvalidInputError('page size must be an integer of at least 1');
-  }
-  const clause = where.parts.length > 0 ? ' WHERE ' + where.parts.join(' AND ') : '';
-  const [{ total } = { total: 0 }] = await db.query<{ total: number }>(`SELECT count(*) AS total${from}${clause}`, where.params);
-  if (total === 0) return { items: [], total };
-  const params = [...where.params, page.pageSize, (page.page - 1) * page.pageSize];
-  const rows = await db.query<Row>(
-    `${select}${from}${clause} ORDER BY ${order} LIMIT $${params.length - 1} OFFSET $${params.length}`,
-    params,
-  );
-  return { items: rows.map(map), total };
-}
-
-/** SQL fragments with their parameters numbered in order. */
-class SqlConditions {
-  readonly parts: string[] = [];
-  readonly params: unknown[] = [];
-
-  param(value: unknown): string {
-    this.params.push(value);
-    return `$${this.params.length}`;
-  }
-
-  add(part: string): void {
-    this.parts.push(part);
-  }
-}
-
-function likePrefix(prefix: string): string {
-  return prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
 }
 
 // --- Input checks the schema cannot word well ---

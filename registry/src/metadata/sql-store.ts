@@ -7,13 +7,19 @@
  * planned. Writes are idempotent (ON CONFLICT), so a retried request changes nothing twice.
  */
 import { migrate } from './migrations.ts';
+import { checkPage, paged, SqlConditions } from './sql-paging.ts';
 import type {
+  ArtifactFilter,
+  ArtifactSummary,
   BlobRecord,
   ManifestRecord,
   MetadataStore,
   NewManifest,
+  OffsetPage,
   Page,
+  Paged,
   ReferrerDescriptor,
+  RepositorySummary,
   SqlDatabase,
   SqlExecutor,
   SqlQueryOptions,
@@ -270,6 +276,158 @@ export class SqlMetadataStore implements MetadataStore {
       return descriptor;
     });
   }
+
+  async tagManifest(repository: string, tag: string, digest: string): Promise<boolean> {
+    const rows = await this.#db.query(
+      `INSERT INTO tags (repository_id, name, manifest_digest)
+       SELECT m.repository_id, $2, m.digest
+         FROM repositories r
+         JOIN manifests m ON m.repository_id = r.id AND m.digest = $3
+        WHERE r.name = $1
+       ON CONFLICT (repository_id, name) DO UPDATE
+         SET manifest_digest = EXCLUDED.manifest_digest, pushed_at = now(), updated_at = now()
+       RETURNING name`,
+      [repository, tag, digest],
+      PREPARED,
+    );
+    return rows.length > 0;
+  }
+
+  async recordPull(repository: string, digest: string, tag?: string): Promise<void> {
+    // At most one write per minute and row: a popular image pulled by a whole cluster must
+    // not turn every pull into a row lock. Retention only needs pull times to the minute.
+    await this.#db.query(
+      `UPDATE manifests m SET pulled_at = now()
+         FROM repositories r
+        WHERE m.repository_id = r.id AND r.name = $1 AND m.digest = $2
+          AND (m.pulled_at IS NULL OR m.pulled_at < now() - interval '1 minute')`,
+      [repository, digest],
+      PREPARED,
+    );
+    if (tag === undefined) return;
+    await this.#db.query(
+      `UPDATE tags t SET pulled_at = now()
+         FROM repositories r
+        WHERE t.repository_id = r.id AND r.name = $1 AND t.name = $2 AND t.manifest_digest = $3
+          AND (t.pulled_at IS NULL OR t.pulled_at < now() - interval '1 minute')`,
+      [repository, tag, digest],
+      PREPARED,
+    );
+  }
+
+  // --- Management listings ---
+
+  async listProjectRepositories(project: string, filter: { name?: string }, page: OffsetPage): Promise<Paged<RepositorySummary>> {
+    const where = new SqlConditions();
+    where.add(`r.project = ${where.param(project)}`);
+    if (filter.name !== undefined) where.add(`strpos(r.name, ${where.param(filter.name)}) > 0`);
+    return paged(this.#db, REPOSITORY_SELECT, ' FROM repositories r', where, 'r.name', page, toRepositorySummary);
+  }
+
+  async getRepository(repository: string): Promise<RepositorySummary | undefined> {
+    const rows = await this.#db.query<RepositoryRow>(`${REPOSITORY_SELECT} FROM repositories r WHERE r.name = $1`, [repository]);
+    return rows[0] && toRepositorySummary(rows[0]);
+  }
+
+  async deleteRepository(repository: string): Promise<boolean> {
+    // Manifests, tags, references and blob links cascade; blob rows stay for GC.
+    const rows = await this.#db.query('DELETE FROM repositories WHERE name = $1 RETURNING id', [repository]);
+    return rows.length > 0;
+  }
+
+  async listArtifacts(repository: string, filter: ArtifactFilter, page: OffsetPage): Promise<Paged<ArtifactSummary> | undefined> {
+    checkPage(page);
+    const [found] = await this.#db.query<{ id: number }>('SELECT id FROM repositories WHERE name = $1', [repository], PREPARED);
+    if (!found) return undefined;
+    const where = new SqlConditions();
+    where.add(`m.repository_id = ${where.param(found.id)}`);
+    if (filter.tagged !== undefined) {
+      const tagged = 'EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest)';
+      where.add(filter.tagged ? tagged : `NOT ${tagged}`);
+    }
+    return paged(this.#db, ARTIFACT_SELECT, ' FROM manifests m', where, 'm.created_at DESC, m.digest', page, (row: ArtifactRow) =>
+      toArtifactSummary(repository, row),
+    );
+  }
+
+  async getArtifact(repository: string, digest: string): Promise<ArtifactSummary | undefined> {
+    const rows = await this.#db.query<ArtifactRow>(
+      `${ARTIFACT_SELECT} FROM repositories r JOIN manifests m ON m.repository_id = r.id AND m.digest = $2 WHERE r.name = $1`,
+      [repository, digest],
+    );
+    return rows[0] && toArtifactSummary(repository, rows[0]);
+  }
+}
+
+interface RepositoryRow {
+  name: string;
+  project: string;
+  artifact_count: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const REPOSITORY_SELECT = `
+  SELECT r.name, r.project, r.created_at,
+         (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id) AS artifact_count,
+         greatest(r.created_at,
+                  (SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id),
+                  (SELECT max(t.pushed_at) FROM tags t WHERE t.repository_id = r.id)) AS updated_at`;
+
+function toRepositorySummary(row: RepositoryRow): RepositorySummary {
+  return {
+    name: row.name,
+    project: row.project,
+    artifactCount: row.artifact_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+interface ArtifactRow {
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  annotations: Record<string, string> | null;
+  created_at: Date;
+  pulled_at: Date | null;
+  /** jsonb: times arrive as ISO strings. */
+  tags: Array<{ name: string; pushed_at: string; pulled_at: string | null }>;
+  children: string[];
+}
+
+const ARTIFACT_SELECT = `
+  SELECT m.digest, m.media_type, m.size, m.artifact_type, m.subject_digest, m.annotations, m.created_at, m.pulled_at,
+         coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'pushed_at', t.pushed_at, 'pulled_at', t.pulled_at)
+                                    ORDER BY t.name)
+                     FROM tags t
+                    WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest), '[]'::jsonb) AS tags,
+         coalesce((SELECT array_agg(c.child_digest ORDER BY c.child_digest)
+                     FROM manifest_references c
+                    WHERE c.repository_id = m.repository_id AND c.manifest_digest = m.digest
+                      AND c.child_kind = 'manifest'), '{}'::text[]) AS children`;
+
+function toArtifactSummary(repository: string, row: ArtifactRow): ArtifactSummary {
+  const artifact: ArtifactSummary = {
+    repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: row.size,
+    children: row.children,
+    pushedAt: row.created_at,
+    pulledAt: row.pulled_at,
+    tags: row.tags.map((tag) => ({
+      name: tag.name,
+      pushedAt: new Date(tag.pushed_at),
+      pulledAt: tag.pulled_at === null ? null : new Date(tag.pulled_at),
+    })),
+  };
+  if (row.artifact_type !== null) artifact.artifactType = row.artifact_type;
+  if (row.subject_digest !== null) artifact.subject = row.subject_digest;
+  if (row.annotations !== null) artifact.annotations = row.annotations;
+  return artifact;
 }
 
 /** The repository's id, creating the row if needed (safe against concurrent creators). */

@@ -88,6 +88,59 @@ export interface Page {
   after?: string;
 }
 
+/** Harbor-style offset pagination for management listings: `page` counts from 1. */
+export interface OffsetPage {
+  page: number;
+  pageSize: number;
+}
+
+/** One page of results and the total count of matches (Harbor's X-Total-Count). */
+export interface Paged<T> {
+  items: T[];
+  total: number;
+}
+
+/** A repository as the management API lists it (Harbor's Repository). */
+export interface RepositorySummary {
+  name: string;
+  /** First path component (the Harbor project). */
+  project: string;
+  /** Manifests stored in the repository (Harbor's artifact_count). */
+  artifactCount: number;
+  createdAt: Date;
+  /** Last manifest or tag push into the repository; createdAt when there was none. */
+  updatedAt: Date;
+}
+
+export interface TagSummary {
+  name: string;
+  pushedAt: Date;
+  /** Null when never pulled through this tag. */
+  pulledAt: Date | null;
+}
+
+/** A manifest as the management API lists it (Harbor's Artifact), with its tags. */
+export interface ArtifactSummary {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  subject?: string;
+  annotations?: Record<string, string>;
+  /** Child manifests of an index (Harbor's `references`), in digest order. */
+  children: string[];
+  pushedAt: Date;
+  pulledAt: Date | null;
+  /** Tags pointing at it, by name. */
+  tags: TagSummary[];
+}
+
+export interface ArtifactFilter {
+  /** true: only tagged manifests; false: only untagged ones. */
+  tagged?: boolean;
+}
+
 export interface MetadataStore {
   readonly name: string;
   /** Apply pending migrations (under an advisory lock, so replicas may start together). */
@@ -123,4 +176,23 @@ export interface MetadataStore {
   listRepositories(page: Page): Promise<string[]>;
   /** Manifests in `repository` whose subject is `subject`, optionally filtered by artifactType. */
   listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerDescriptor[]>;
+
+  /** Point `tag` at a manifest already in the repository; false when that manifest is not there. */
+  tagManifest(repository: string, tag: string, digest: string): Promise<boolean>;
+  /**
+   * Record a pull (for retention rules and Harbor's pull_time): the manifest's and, when
+   * pulled through a tag, the tag's pulledAt. Unknown manifests and tags are ignored.
+   */
+  recordPull(repository: string, digest: string, tag?: string): Promise<void>;
+
+  // Management listings (/api/v2.0), Harbor-style pages. Throw InvalidInputError (errors.ts)
+  // for a bad page.
+  /** Repositories of a project by name; `name` filters by substring. */
+  listProjectRepositories(project: string, filter: { name?: string }, page: OffsetPage): Promise<Paged<RepositorySummary>>;
+  getRepository(repository: string): Promise<RepositorySummary | undefined>;
+  /** Delete a repository with its manifests, tags and blob links; false when it did not exist. */
+  deleteRepository(repository: string): Promise<boolean>;
+  /** Manifests of a repository, newest push first; undefined when the repository does not exist. */
+  listArtifacts(repository: string, filter: ArtifactFilter, page: OffsetPage): Promise<Paged<ArtifactSummary> | undefined>;
+  getArtifact(repository: string, digest: string): Promise<ArtifactSummary | undefined>;
 }

@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import type { NewManifest, SqlDatabase } from '../../src/metadata/store.ts';
+import { InvalidInputError } from '../../src/metadata/errors.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 
 export interface StoreFixture {
@@ -557,6 +558,156 @@ export function metadataStoreSuite(open: () => Promise<StoreFixture>): void {
       expect((await store.listReferrers(repo, subject)).map((d) => d.digest).sort()).to.deep.equal([a.digest, b.digest].sort());
       await store.deleteManifest(repo, a.digest);
       expect((await store.listReferrers(repo, subject)).map((d) => d.digest)).to.deep.equal([b.digest]);
+    });
+  });
+
+  describe('tags by API and pull times', function () {
+    it('points a tag at a stored manifest, moving it, and refuses unknown manifests', async function () {
+      const repo = uniqueRepository();
+      const one = manifest(repo, { one: 1 });
+      const two = manifest(repo, { two: 2 });
+      await store.putManifest(one, ['v1']);
+      await store.putManifest(two, []);
+      expect(await store.tagManifest(repo, 'stable', one.digest)).to.equal(true);
+      expect(await store.resolveTag(repo, 'stable')).to.equal(one.digest);
+      expect(await store.tagManifest(repo, 'stable', two.digest)).to.equal(true);
+      expect(await store.resolveTag(repo, 'stable')).to.equal(two.digest);
+      expect(await store.tagManifest(repo, 'stable', digestOf('unknown'))).to.equal(false);
+      expect(await store.resolveTag(repo, 'stable')).to.equal(two.digest);
+      expect(await store.tagManifest(uniqueRepository(), 'v1', one.digest)).to.equal(false);
+      expect(await store.listTags(repo, {})).to.deep.equal(['stable', 'v1']);
+    });
+
+    it('records pulls of a manifest and of the tag it was pulled through', async function () {
+      const repo = uniqueRepository();
+      const image = manifest(repo, { pulled: true });
+      await store.putManifest(image, ['a', 'b']);
+      expect((await store.getArtifact(repo, image.digest))!.pulledAt).to.equal(null);
+      await store.recordPull(repo, image.digest, 'a');
+      const artifact = (await store.getArtifact(repo, image.digest))!;
+      expect(artifact.pulledAt).to.be.instanceOf(Date);
+      expect(artifact.tags.map((t) => [t.name, t.pulledAt === null])).to.deep.equal([
+        ['a', false],
+        ['b', true],
+      ]);
+      // A tag that names another manifest is not touched; unknown names are ignored.
+      await store.recordPull(repo, digestOf('other'), 'b');
+      await store.recordPull(uniqueRepository(), image.digest);
+      expect((await store.getArtifact(repo, image.digest))!.tags[1]!.pulledAt).to.equal(null);
+    });
+  });
+
+  describe('management listings', function () {
+    let projectCounter = 0;
+    const uniqueProject = () => `mgmt${++projectCounter}-${randomBytes(4).toString('hex')}`;
+
+    it("lists a project's repositories with artifact counts, filters and pages", async function () {
+      const project = uniqueProject();
+      await store.putManifest(manifest(`${project}/web`, { w: 1 }), ['v1']);
+      await store.putManifest(manifest(`${project}/web`, { w: 2 }), []);
+      await store.putBlob(`${project}/tools/cli`, { digest: digestOf(project), size: 1 });
+      await store.putBlob(`${project}/api`, { digest: digestOf(project), size: 1 });
+      await store.putBlob(`${project}x/other`, { digest: digestOf(project), size: 1 });
+
+      const all = await store.listProjectRepositories(project, {}, { page: 1, pageSize: 10 });
+      expect(all.total).to.equal(3);
+      expect(all.items.map((r) => [r.name, r.project, r.artifactCount])).to.deep.equal([
+        [`${project}/api`, project, 0],
+        [`${project}/tools/cli`, project, 0],
+        [`${project}/web`, project, 2],
+      ]);
+      const web = all.items[2]!;
+      expect(web.updatedAt.getTime()).to.be.at.least(web.createdAt.getTime());
+      const api = all.items[0]!;
+      expect(api.updatedAt.getTime()).to.equal(api.createdAt.getTime());
+
+      const second = await store.listProjectRepositories(project, {}, { page: 2, pageSize: 2 });
+      expect(second).to.deep.include({ total: 3 });
+      expect(second.items.map((r) => r.name)).to.deep.equal([`${project}/web`]);
+      const filtered = await store.listProjectRepositories(project, { name: 'tools' }, { page: 1, pageSize: 10 });
+      expect(filtered.items.map((r) => r.name)).to.deep.equal([`${project}/tools/cli`]);
+      expect(await store.listProjectRepositories(uniqueProject(), {}, { page: 1, pageSize: 10 })).to.deep.equal({ items: [], total: 0 });
+      expect(await store.getRepository(`${project}/web`)).to.deep.equal(web);
+      expect(await store.getRepository(`${project}/none`)).to.equal(undefined);
+
+      let thrown: unknown;
+      try {
+        await store.listProjectRepositories(project, {}, { page: 0, pageSize: 10 });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).to.be.instanceOf(InvalidInputError);
+    });
+
+    it('deletes a repository with its manifests, tags and links, keeping blob rows', async function () {
+      const repo = `${uniqueProject()}/gone`;
+      const blob = { digest: digestOf(repo), size: 9 };
+      await store.putBlob(repo, blob);
+      const image = manifest(repo, { gone: 1 }, { references: { blobs: [blob.digest], manifests: [] } });
+      await store.putManifest(image, ['v1']);
+      expect(await store.deleteRepository(repo)).to.equal(true);
+      expect(await store.getRepository(repo)).to.equal(undefined);
+      expect(await store.resolveTag(repo, 'v1')).to.equal(undefined);
+      expect(await store.getManifest(repo, image.digest)).to.equal(undefined);
+      expect(await store.getLinkedBlob(repo, blob.digest)).to.equal(undefined);
+      expect(await store.getBlob(blob.digest)).to.deep.equal(blob);
+      expect(await store.deleteRepository(repo)).to.equal(false);
+      // Pushing again starts a fresh repository.
+      await store.putManifest(image, []);
+      expect(await store.listTags(repo, {})).to.deep.equal([]);
+    });
+
+    it('lists artifacts newest first with tags and index children, filtered by tagged', async function () {
+      const repo = `${uniqueProject()}/app`;
+      const amd = manifest(repo, { arch: 'amd64' });
+      const arm = manifest(repo, { arch: 'arm64' });
+      await store.putManifest(amd, []);
+      await store.putManifest(arm, ['arm']);
+      const index = manifest(repo, { index: true }, {
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        annotations: { a: 'b' },
+        references: { blobs: [], manifests: [arm.digest, amd.digest] },
+      });
+      await store.putManifest(index, ['latest', 'v1']);
+      const sig = manifest(repo, { sig: true }, { subject: index.digest, artifactType: 'application/vnd.example.sig' });
+      await store.putManifest(sig, []);
+
+      const all = (await store.listArtifacts(repo, {}, { page: 1, pageSize: 10 }))!;
+      expect(all.total).to.equal(4);
+      expect(all.items.map((a) => a.digest)).to.deep.equal([sig.digest, index.digest, arm.digest, amd.digest]);
+      const indexArtifact = all.items[1]!;
+      expect(indexArtifact).to.deep.include({
+        repository: repo,
+        digest: index.digest,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        size: index.content.length,
+        annotations: { a: 'b' },
+        children: [arm.digest, amd.digest].sort(),
+        pulledAt: null,
+      });
+      expect(indexArtifact.pushedAt).to.be.instanceOf(Date);
+      expect(indexArtifact.tags.map((t) => t.name)).to.deep.equal(['latest', 'v1']);
+      for (const tag of indexArtifact.tags) {
+        expect(tag.pushedAt).to.be.instanceOf(Date);
+        expect(Number.isNaN(tag.pushedAt.getTime())).to.equal(false);
+        expect(Math.abs(tag.pushedAt.getTime() - indexArtifact.pushedAt.getTime())).to.be.below(60_000);
+        expect(tag.pulledAt).to.equal(null);
+      }
+      expect(all.items[0]).to.deep.include({ subject: index.digest, artifactType: 'application/vnd.example.sig', tags: [], children: [] });
+      expect(all.items[0]).to.not.have.property('annotations');
+
+      const tagged = (await store.listArtifacts(repo, { tagged: true }, { page: 1, pageSize: 10 }))!;
+      expect(tagged.items.map((a) => a.digest)).to.deep.equal([index.digest, arm.digest]);
+      const untagged = (await store.listArtifacts(repo, { tagged: false }, { page: 2, pageSize: 1 }))!;
+      expect(untagged.total).to.equal(2);
+      expect(untagged.items.map((a) => a.digest)).to.deep.equal([amd.digest]);
+
+      expect(await store.getArtifact(repo, index.digest)).to.deep.equal(indexArtifact);
+      expect(await store.getArtifact(repo, digestOf('none'))).to.equal(undefined);
+      expect(await store.listArtifacts(`${uniqueProject()}/none`, {}, { page: 1, pageSize: 10 })).to.equal(undefined);
+      const blobOnly = `${uniqueProject()}/blobs`;
+      await store.putBlob(blobOnly, { digest: digestOf(blobOnly), size: 1 });
+      expect(await store.listArtifacts(blobOnly, {}, { page: 1, pageSize: 10 })).to.deep.equal({ items: [], total: 0 });
     });
   });
 }
