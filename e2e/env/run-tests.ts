@@ -14,7 +14,13 @@ import YAML from 'yaml';
 import { parseServiceList, startEnvironment, type Environment } from './environment.ts';
 import { consoleProgress } from './progress.ts';
 
-async function main(): Promise<number> {
+interface Outcome {
+  code: number;
+  /** "N passed, N failed": printed last, after the services stopped. */
+  closingLine?: string;
+}
+
+async function main(): Promise<Outcome> {
   const progress = consoleProgress();
   const services = parseServiceList(process.env.BERTH_SERVICES);
   let environment: Environment | undefined;
@@ -47,22 +53,42 @@ async function main(): Promise<number> {
     progress.line(`env file ${environment.envFile}`);
     const args = mochaArgs(process.argv.slice(2), environment.env.workDir);
     const started = Date.now();
+    // mocha's output passes through; its summary is kept to print one closing line.
+    let summary = '';
     const code = await new Promise<number>((resolve, reject) => {
-      mocha = spawn(process.execPath, [mochaBin(), ...args], {
-        stdio: 'inherit',
+      const child = spawn(process.execPath, [mochaBin(), ...(process.stdout.isTTY ? ['--color'] : []), ...args], {
+        stdio: ['inherit', 'pipe', 'inherit'],
         env: { ...process.env, BERTH_TEST_ENV: environment!.envFile },
       });
-      mocha.on('error', reject);
-      mocha.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 + 1 : 1)));
+      mocha = child;
+      child.stdout.on('data', (chunk: Buffer) => {
+        process.stdout.write(chunk);
+        summary = (summary + chunk.toString('utf8')).slice(-65536);
+      });
+      child.on('error', reject);
+      child.on('close', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 + 1 : 1)));
     });
     progress.line(`mocha exited with ${code} after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return code;
+    const counts = mochaCounts(summary);
+    const closingLine = counts
+      ? `${counts.passed} passed, ${counts.failed} failed${counts.pending ? `, ${counts.pending} skipped` : ''}`
+      : undefined;
+    return { code, closingLine };
   } catch (err) {
     progress.line(`setup failed: ${err instanceof Error ? err.message : String(err)}`);
-    return signalled ? signalExitCode(signalled) : 1;
+    return { code: signalled ? signalExitCode(signalled) : 1 };
   } finally {
     await stopAll();
   }
+}
+
+/** Counts from mocha's spec-reporter summary ("12 passing (3s)", "1 failing", "2 pending"). */
+function mochaCounts(output: string): { passed: number; failed: number; pending: number } | undefined {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
+  const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(plain)?.[1] ?? 0);
+  if (!/^\s*\d+ passing\b/m.test(plain) && !/^\s*\d+ failing\b/m.test(plain)) return undefined;
+  return { passed: count('passing'), failed: count('failing'), pending: count('pending') };
 }
 
 function signalExitCode(signal: NodeJS.Signals): number {
@@ -90,4 +116,6 @@ function mochaArgs(args: string[], workDir: string): string[] {
   return ['--config', file, ...args];
 }
 
-process.exitCode = await main();
+const outcome = await main();
+if (outcome.closingLine) process.stdout.write(`\n${outcome.closingLine}\n`);
+process.exitCode = outcome.code;
