@@ -1,7 +1,7 @@
 /** GET, HEAD and DELETE /v2/<name>/blobs/<digest>. */
 import { RegistryError } from '../errors.ts';
 import { parseDigest } from '../oci/grammar.ts';
-import type { Handler } from './context.ts';
+import { emptyResponse, type Handler } from './context.ts';
 import { parseByteRange } from './request.ts';
 
 export const getBlob: Handler = async (ctx, { name, last }, services) => {
@@ -39,7 +39,6 @@ export const getBlob: Handler = async (ctx, { name, last }, services) => {
 export const deleteBlob: Handler = async (ctx, { name, last }, services) => {
   const digest = parseDigest(last);
   await services.blobs.unlink(name, digest);
-  ctx.status = 202;
   ctx.set('Docker-Content-Digest', digest.value);
-  ctx.length = 0;
+  emptyResponse(ctx, 202);
 };

@@ -29,6 +29,12 @@ export interface RouteParams {
 
 export type Handler = (ctx: Context, params: RouteParams, services: V2Services) => Promise<void>;
 
+/** A response with no body: exactly Content-Length 0 (left alone, Koa would send its status text). */
+export function emptyResponse(ctx: Context, status: number): void {
+  ctx.body = null;
+  ctx.status = status;
+}
+
 export function location(services: V2Services, path: string): string {
   return services.externalURL + path;
 }

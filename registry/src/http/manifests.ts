@@ -5,7 +5,7 @@
  * does for OCI content).
  */
 import { parseReference } from '../oci/grammar.ts';
-import { location, type Handler } from './context.ts';
+import { emptyResponse, location, type Handler } from './context.ts';
 import { allQueryValues, readLimitedBody } from './request.ts';
 
 export const getManifest: Handler = async (ctx, { name, last }, services) => {
@@ -22,16 +22,14 @@ export const putManifest: Handler = async (ctx, { name, last }, services) => {
   const reference = parseReference(last);
   const content = await readLimitedBody(ctx.req, services.manifests.maxManifestBytes);
   const result = await services.manifests.put(name, reference, content, ctx.get('Content-Type') || undefined, allQueryValues(ctx.query.tag));
-  ctx.status = 201;
   ctx.set('Location', location(services, `/v2/${name}/manifests/${result.digest}`));
   ctx.set('Docker-Content-Digest', result.digest);
   if (result.subject) ctx.set('OCI-Subject', result.subject);
   if (reference.kind === 'digest' && result.tags.length > 0) ctx.set('OCI-Tag', result.tags);
-  ctx.length = 0;
+  emptyResponse(ctx, 201);
 };
 
 export const deleteManifest: Handler = async (ctx, { name, last }, services) => {
   await services.manifests.delete(name, parseReference(last));
-  ctx.status = 202;
-  ctx.length = 0;
+  emptyResponse(ctx, 202);
 };

@@ -8,22 +8,20 @@ import { RegistryError } from '../errors.ts';
 import { isValidRepositoryName, parseDigest, type DigestAlgorithm } from '../oci/grammar.ts';
 import { BlobUploadSessions, type UploadStatus } from '../domain/uploads.ts';
 import { pullAccess } from './access.ts';
-import { location, type Handler, type V2Services } from './context.ts';
+import { emptyResponse, location, type Handler, type V2Services } from './context.ts';
 import { contentLength, discardBody, firstQueryValue, hasBody, parseContentRange } from './request.ts';
 
 function blobCreated(ctx: Context, services: V2Services, name: string, digest: string): void {
-  ctx.status = 201;
   ctx.set('Location', location(services, `/v2/${name}/blobs/${digest}`));
   ctx.set('Docker-Content-Digest', digest);
-  ctx.length = 0;
+  emptyResponse(ctx, 201);
 }
 
 function sessionResponse(ctx: Context, services: V2Services, status: number, upload: UploadStatus): void {
-  ctx.status = status;
   ctx.set('Location', location(services, `/v2/${upload.repository}/blobs/uploads/${upload.id}`));
   ctx.set('Range', BlobUploadSessions.rangeHeader(upload.offset));
   ctx.set('Docker-Upload-UUID', upload.id);
-  ctx.length = 0;
+  emptyResponse(ctx, status);
 }
 
 export const startUpload: Handler = async (ctx, { name }, services) => {

@@ -137,6 +137,8 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expect(reply.headers.get('location')).to.match(new RegExp(`/v2/${name}/blobs/uploads/[0-9a-f-]+$`));
       expect(reply.headers.get('range')).to.equal('0-0');
       expect(reply.headers.get('docker-upload-uuid')).to.match(/^[0-9a-f-]{36}$/);
+      expect(reply.headers.get('content-length')).to.equal('0');
+      expect(reply.body.length).to.equal(0);
     });
 
     it('chunked PATCH with Content-Range: Range exactly 0-<end>, status 204, PUT closes with 201', async function () {
@@ -165,6 +167,7 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expect(put.status).to.equal(201);
       expect(put.headers.get('location')).to.match(new RegExp(`/v2/${name}/blobs/${digest}$`));
       expect(put.headers.get('docker-content-digest')).to.equal(digest);
+      expect(put.headers.get('content-length')).to.equal('0');
       const get = await client.request('GET', `/v2/${name}/blobs/${digest}`);
       expect(get.body.equals(data)).to.equal(true);
       // The session is gone once finished.
