@@ -133,6 +133,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
       env.clients = prepareClients(context('clients').dir);
     }
 
+    checkpoint();
     // Services start side by side; each waits for its own readiness.
     const starts: Promise<void>[] = [];
     const start = <I>(name: ServiceName, begin: (ctx: ServiceContext) => Promise<RunningService<I>>, keep: (info: I) => void) => {
@@ -165,7 +166,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     if (want('distribution')) {
       start('distribution', (ctx) => startDistribution(ctx, debian.dockerRegistry!), (i) => (env.distribution = i));
     }
-    checkpoint();
+    // Wait for every start, even after an abort, so that stop() sees all that runs.
     const results = await Promise.allSettled(starts);
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failures.length > 0) {
