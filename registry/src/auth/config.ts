@@ -8,7 +8,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { CacheStore } from '../cache/cache.ts';
-import { SECRET_KEYWORD } from '../config/schema.ts';
+import { SECRET_KEYWORD } from '../config/secret.ts';
 import { RegistryAccessController } from './access-controller.ts';
 import { PasswordAuthenticator, type LoginEvent } from './authenticator.ts';
 import type { IdentityStore, ProjectDirectory } from './identity.ts';

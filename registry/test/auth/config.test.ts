@@ -7,7 +7,7 @@ import { exportJWK } from 'jose';
 import { authConfigProblems, AuthSchema, createAuth, TOKEN_PATH, type AuthConfig } from '../../src/auth/config.ts';
 import { generateSigningKey, toJwks, verificationKeyOf } from '../../src/auth/keys.ts';
 import { TokenIssuer } from '../../src/auth/tokens.ts';
-import { SECRET_KEYWORD } from '../../src/config/schema.ts';
+import { SECRET_KEYWORD } from '../../src/config/secret.ts';
 import { FakeCache, FakeDirectory, TestClock } from './fakes.ts';
 
 function defaults(input: unknown = {}): AuthConfig {
