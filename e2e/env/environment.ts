@@ -17,7 +17,7 @@ import { startKube } from './services/kube.ts';
 import { startMinio } from './services/minio.ts';
 import { startPostgres } from './services/postgres.ts';
 import { startRedis } from './services/redis.ts';
-import { goPrograms, Toolbox } from './tools.ts';
+import { goPrograms, Toolbox, toolsCacheDir } from './tools.ts';
 
 /**
  * What BERTH_SERVICES can name. `clients` installs and builds the registry clients and the
@@ -65,7 +65,7 @@ export interface EnvironmentOptions {
 
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
   const { progress } = options;
-  const toolbox = options.toolbox ?? new Toolbox(progress);
+  const toolbox = options.toolbox ?? new Toolbox(progress, toolsCacheDir(), options.abort);
   const workDir = mkdtempSync(join(tmpdir(), 'berth-env-'));
   // Traversable, not listable: services that run as their own user (postgres) reach their
   // own subdirectory, which each service keeps private.

@@ -11,6 +11,8 @@ export interface CommandOptions {
   /** Text written to the command's stdin. */
   input?: string;
   timeoutMs?: number;
+  /** Aborting kills the command. */
+  abort?: AbortSignal;
 }
 
 export interface CommandResult {
@@ -28,6 +30,7 @@ export function runCommand(command: string, args: string[], options: CommandOpti
       gid: options.gid,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs,
+      signal: options.abort,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -66,7 +69,7 @@ export function startProcess(
   command: string,
   args: string[],
   logFile: string,
-  options: Omit<CommandOptions, 'input' | 'timeoutMs'> & { stopSignal?: NodeJS.Signals } = {},
+  options: Omit<CommandOptions, 'input' | 'timeoutMs' | 'abort'> & { stopSignal?: NodeJS.Signals } = {},
 ): ServiceProcess {
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, {

@@ -195,6 +195,8 @@ export class Toolbox {
   constructor(
     private readonly progress: Progress,
     private readonly cacheDir: string = toolsCacheDir(),
+    /** Aborting kills a Go build in progress (never apt-get). */
+    private readonly abort?: AbortSignal,
   ) {}
 
   /** Absolute path of a Debian program, or undefined when it is not installed. */
@@ -241,6 +243,7 @@ export class Toolbox {
           await runCommand('apt-get', [...lockWait, 'update'], { env });
           this.aptUpdated = true;
         }
+        // Never aborted: a killed dpkg leaves the system half configured.
         await runCommand('apt-get', [...lockWait, 'install', '-y', '--no-install-recommends', ...packages], { env });
       } catch (err) {
         throw new Error(`${(err as Error).message}\n${hint}`);
@@ -268,7 +271,7 @@ export class Toolbox {
         mkdirSync(work);
         const gobin = join(scratch, 'bin');
         const build: GoBuild = {
-          run: async (args, cwd) => (await runCommand(go, args, { cwd, env: goEnv(gobin) })).stdout,
+          run: async (args, cwd) => (await runCommand(go, args, { cwd, env: goEnv(gobin), abort: this.abort })).stdout,
         };
         try {
           await program.build(build, work, join(gobin, program.binary));
@@ -318,6 +321,7 @@ export class Toolbox {
         }
         if (!announced) this.progress.line(`waiting for another run (pid ${holder}) that is building ${what}`);
         announced = true;
+        this.abort?.throwIfAborted();
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
     }
