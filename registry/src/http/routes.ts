@@ -13,7 +13,9 @@ import { getBase } from './base.ts';
 import { deleteBlob, getBlob } from './blobs.ts';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.ts';
 import { deleteManifest, getManifest, putManifest } from './manifests.ts';
-import { listCatalog, listReferrers, listTags } from './listing.ts';
+import { listTags } from './tags.ts';
+import { listCatalog } from './catalog.ts';
+import { listReferrers } from './referrers.ts';
 
 export interface V2Route {
   pattern: RegExp;

@@ -22,7 +22,10 @@ export const makeEmbeddedRegistry: MakeRegistry = async (options = {}) => {
       metadata,
       cache: replicaCache ?? cache,
       ...(options.access ? { access: options.access } : {}),
-      options: { ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}) },
+      options: {
+        ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}),
+        ...(options.externalURL ? { externalURL: options.externalURL } : {}),
+      },
     });
   let server: Listening = await start();
   return {

@@ -55,7 +55,10 @@ export const makeProductionRegistry: MakeRegistry = async (options = {}) => {
       metadata,
       cache: replicaCache ?? cache,
       ...(options.access ? { access: options.access } : {}),
-      options: { ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}) },
+      options: {
+        ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}),
+        ...(options.externalURL ? { externalURL: options.externalURL } : {}),
+      },
     });
   let server: Listening = await start();
   return {

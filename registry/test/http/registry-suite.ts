@@ -22,7 +22,7 @@ export interface RegistryUnderTest {
   close(): Promise<void>;
 }
 
-export type MakeRegistry = (options?: { access?: AccessController; maxManifestBytes?: number }) => Promise<RegistryUnderTest>;
+export type MakeRegistry = (options?: { access?: AccessController; maxManifestBytes?: number; externalURL?: string }) => Promise<RegistryUnderTest>;
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
