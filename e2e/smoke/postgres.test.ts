@@ -22,6 +22,20 @@ describe('smoke: PostgreSQL of this run', () => {
     }
   });
 
+  it('is a cluster of its own, with its data in this run\'s directory', async () => {
+    const client = new pg.Client({ connectionString: testEnv().postgres.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ data: string; socket: string }>(
+        "SELECT current_setting('data_directory') AS data, current_setting('unix_socket_directories') AS socket",
+      );
+      assert.ok(rows[0]!.data.startsWith(`${testEnv().workDir}/`), `data directory ${rows[0]!.data}`);
+      assert.ok(rows[0]!.socket.startsWith(`${testEnv().workDir}/`), `socket directory ${rows[0]!.socket}`);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('refuses a wrong password', async () => {
     const { host, port, user, database } = testEnv().postgres;
     const client = new pg.Client({ host, port, user, database, password: 'wrong' });

@@ -12,6 +12,10 @@ describe('smoke: Redis of this run', () => {
       await client.set('berth:smoke', 'ok', 'EX', 60);
       assert.equal(await client.get('berth:smoke'), 'ok');
       assert.equal(await client.config('GET', 'bind').then((r) => (r as string[])[1]), '127.0.0.1');
+      // A server of its own: its directory is in this run's, and it persists nothing.
+      const dir = await client.config('GET', 'dir').then((r) => (r as string[])[1]!);
+      assert.ok(dir.startsWith(`${testEnv().workDir}/`), `redis dir ${dir}`);
+      assert.equal(await client.config('GET', 'save').then((r) => (r as string[])[1]), '');
     } finally {
       client.disconnect();
     }
