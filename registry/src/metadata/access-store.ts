@@ -311,6 +311,11 @@ export interface AccessStore extends IdentityStore, ProjectDirectory {
 
   // Audit log.
   appendAudit(event: AuditEvent): Promise<AuditEntry>;
+  /**
+   * Append several entries in one statement (all or none), in order; returns how many. For
+   * writers that buffer frequent events such as pulls.
+   */
+  appendAuditBatch(events: AuditEvent[]): Promise<number>;
   /** Newest first. */
   queryAudit(filter: AuditFilter, page: OffsetPage): Promise<Paged<AuditEntry>>;
   /** Delete entries older than `before`; returns how many. */

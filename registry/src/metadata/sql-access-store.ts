@@ -538,7 +538,7 @@ export class SqlAccessStore implements AccessStore {
             robot.creator,
           ],
         );
-        return (await selectRobot(tx, 'r.id = $1', created!.id))!;
+        return checkRobotScope((await selectRobot(tx, 'r.id = $1', created!.id))!);
       });
     } catch (err) {
       throw databaseError(err, { robot: robot.name, project: robot.projectId });
@@ -574,7 +574,7 @@ export class SqlAccessStore implements AccessStore {
     try {
       return await this.#db.transaction(async (tx) => {
         await updateById(tx, 'robots', id, set, `robot ${id} not found`);
-        return (await selectRobot(tx, 'r.id = $1', id))!;
+        return checkRobotScope((await selectRobot(tx, 'r.id = $1', id))!);
       });
     } catch (err) {
       throw databaseError(err, {});
@@ -616,6 +616,42 @@ export class SqlAccessStore implements AccessStore {
         PREPARED,
       );
       return toAuditEntry(rows[0]!);
+    } catch (err) {
+      throw databaseError(err, {});
+    }
+  }
+
+  async appendAuditBatch(events: AuditEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const records = events.map((event) => ({
+      at: event.at?.toISOString() ?? null,
+      principal: event.principal,
+      operation: event.operation,
+      resource_type: event.resourceType,
+      resource: event.resource,
+      project: event.project ?? null,
+      outcome: event.outcome,
+      client_address: event.clientAddress ?? null,
+      detail: event.detail ?? null,
+    }));
+    try {
+      // One statement for the whole batch; ids follow the order of `events`.
+      const rows = await this.#db.query<{ count: number }>(
+        `WITH inserted AS (
+           INSERT INTO audit_log (at, principal, operation, resource_type, resource, project, outcome, client_address, detail)
+           SELECT coalesce(e.at, now()), e.principal, e.operation, e.resource_type, e.resource, e.project, e.outcome,
+                  e.client_address, e.detail
+             FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+                    AS (at timestamptz, principal text, operation text, resource_type text, resource text, project text,
+                        outcome text, client_address text, detail jsonb))
+                  WITH ORDINALITY
+                  AS e(at, principal, operation, resource_type, resource, project, outcome, client_address, detail, position)
+            ORDER BY e.position
+           RETURNING 1)
+         SELECT count(*) AS count FROM inserted`,
+        [JSON.stringify(records)],
+      );
+      return rows[0]!.count;
     } catch (err) {
       throw databaseError(err, {});
     }
@@ -701,6 +737,24 @@ function checkPermissions(permissions: unknown): void {
       if (effect !== undefined && effect !== 'allow' && effect !== 'deny') refusePermissions('effect must be "allow" or "deny"');
     }
   }
+}
+
+/**
+ * Harbor's scoping, checked on the stored row inside the writing transaction (a throw rolls it
+ * back): a project robot acts only in its own project; "system" permissions (namespace "/")
+ * belong to system robots.
+ */
+function checkRobotScope(robot: Robot): Robot {
+  for (const permission of robot.permissions) {
+    if (robot.level === 'project') {
+      if (permission.kind !== 'project' || permission.namespace !== robot.projectName) {
+        refusePermissions(`a project robot of ${robot.projectName} may only hold permissions of kind "project" in namespace ${robot.projectName}`);
+      }
+    } else if (permission.kind === 'system' && permission.namespace !== '/') {
+      refusePermissions('system permissions use namespace "/"');
+    }
+  }
+  return robot;
 }
 
 function refusePermissions(what: string): never {

@@ -569,6 +569,29 @@ export function accessStoreSuite(open: () => Promise<AccessFixture>): void {
       }
     });
 
+    it("keeps a project robot inside its project, and system permissions on \"/\"", async function () {
+      const project = await store.createProject({ name: unique('scoped') });
+      const neighbour = await store.createProject({ name: unique('neighbour') });
+      const fresh = () => `robot$${project.name}+${unique('r')}`;
+      const refused = await rejection(store.createRobot(projectRobot(project.id, project.name, { name: fresh(), permissions: [pushPull(neighbour.name)] })));
+      expect(refused).to.be.instanceOf(InvalidInputError);
+      expect(refused.message).to.contain(project.name);
+      const systemKind: RobotPermission = { kind: 'system', namespace: '/', access: [{ resource: 'user', action: 'list' }] };
+      expect(await rejection(store.createRobot(projectRobot(project.id, project.name, { name: fresh(), permissions: [systemKind] })))).to.be.instanceOf(InvalidInputError);
+      expect((await store.listRobots({ projectId: project.id }, { page: 1, pageSize: 10 })).total).to.equal(0);
+
+      const robot = await store.createRobot(projectRobot(project.id, project.name));
+      expect(await rejection(store.updateRobot(robot.id, { permissions: [pushPull(project.name), pushPull('*')] }))).to.be.instanceOf(InvalidInputError);
+      expect((await store.getRobot(robot.id))!.permissions).to.deep.equal([pushPull(project.name)]);
+
+      const systemName = `robot$${unique('sysns')}`;
+      const badNamespace = { kind: 'system' as const, namespace: project.name, access: [{ resource: 'user', action: 'list' }] };
+      const base = { name: systemName, level: 'system' as const, secretHash: 'h', expiresAt: null, creator: 'admin' };
+      expect(await rejection(store.createRobot({ ...base, permissions: [badNamespace] }))).to.be.instanceOf(InvalidInputError);
+      const system = await store.createRobot({ ...base, permissions: [systemKind, pushPull(neighbour.name)] });
+      expect(system.permissions).to.deep.equal([systemKind, pushPull(neighbour.name)]);
+    });
+
     it('lists robots by level, project and name with pagination', async function () {
       const project = await store.createProject({ name: unique('many') });
       const other = await store.createProject({ name: unique('else') });
@@ -679,6 +702,40 @@ export function accessStoreSuite(open: () => Promise<AccessFixture>): void {
       expect(first.items.map((e) => e.operation)).to.deep.equal(['create', 'delete', 'pull']);
       expect((await store.queryAudit({ principal }, { page: 2, pageSize: 3 })).items.map((e) => e.operation)).to.deep.equal(['push']);
       expect(await store.queryAudit({ principal }, { page: 3, pageSize: 3 })).to.deep.equal({ items: [], total: 4 });
+    });
+
+    it('appends a batch in order in one statement, all or nothing', async function () {
+      const principal = unique('batch');
+      const events = Array.from({ length: 50 }, (_, i) => ({
+        principal,
+        operation: 'pull' as const,
+        resourceType: 'artifact',
+        resource: `library/app:${i}`,
+        project: 'library',
+        outcome: 'success' as const,
+        clientAddress: '198.51.100.1',
+        detail: { n: i },
+        ...(i === 0 ? { at: new Date(Date.UTC(2025, 5, 1)) } : {}),
+      }));
+      expect(await store.appendAuditBatch(events)).to.equal(50);
+      expect(await store.appendAuditBatch([])).to.equal(0);
+      const found = await store.queryAudit({ principal }, { page: 1, pageSize: 100 });
+      expect(found.total).to.equal(50);
+      // Ids follow the batch order; the explicit time is kept, the others are now().
+      const byId = [...found.items].sort((a, b) => a.id - b.id);
+      expect(byId.map((e) => e.resource)).to.deep.equal(events.map((e) => e.resource));
+      expect(byId[0]!.at.toISOString()).to.equal('2025-06-01T00:00:00.000Z');
+      expect(byId[1]!.at.getTime()).to.be.greaterThan(Date.UTC(2026, 0, 1));
+      expect(byId[7]).to.deep.include({ detail: { n: 7 }, clientAddress: '198.51.100.1', project: 'library', operation: 'pull', resourceType: 'artifact' });
+      expect(found.items[found.items.length - 1]!.resource).to.equal('library/app:0');
+
+      const other = unique('batch');
+      const bad = [
+        { principal: other, operation: 'pull' as const, resourceType: 'artifact', resource: 'r', outcome: 'success' as const },
+        { principal: other, operation: 'pull' as const, resourceType: 'artifact', resource: 'r', outcome: 'sometimes' as 'success' },
+      ];
+      expect(await rejection(store.appendAuditBatch(bad))).to.be.instanceOf(InvalidInputError);
+      expect((await store.queryAudit({ principal: other }, { page: 1, pageSize: 10 })).total).to.equal(0);
     });
 
     it('treats % and _ in a resource prefix as plain characters', async function () {
