@@ -258,6 +258,49 @@ describe('Registry operator on a real kube-apiserver', function () {
     assert.equal(await exists(() => core.readNamespacedPersistentVolumeClaim({ name: 'gone-data', namespace: ns })), true);
   });
 
+  it('rotates the token signing key in two phases across a rollout', async () => {
+    startOperator('op-rot');
+    await createRegistry('rot', { host: 'rot.example.com' });
+    const tokenSecret = () => core.readNamespacedSecret({ name: 'rot-token', namespace: ns });
+    const kidOf = (s: V1Secret) => Buffer.from(s.data!['signing.kid']!, 'base64').toString();
+    const jwksKids = (s: V1Secret) => JSON.parse(Buffer.from(s.data!['verification.jwks']!, 'base64').toString()).keys.map((k: { kid: string }) => k.kid);
+    const first = await waitFor('token Secret', tokenSecret);
+    await waitFor('Deployment', () => apps.readNamespacedDeployment({ name: 'rot', namespace: ns }));
+    await markDeploymentAvailable(kc, ns, 'rot');
+    await waitFor('Ready', async () => condition(await getRegistry('rot'), 'Ready')?.status === 'True');
+    const sum = async () => (await apps.readNamespacedDeployment({ name: 'rot', namespace: ns })).spec!.template.metadata!.annotations![CHECKSUM_ANNOTATION];
+    const sumBefore = await sum();
+
+    await custom.patchNamespacedCustomObject(
+      { ...group, namespace: ns, name: 'rot', body: { spec: { rotation: { tokenSigningKey: 'r1' } } } },
+      setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+    );
+    const phase1 = await waitFor('new verification key', async () => {
+      const s = await tokenSecret();
+      return jwksKids(s).length === 2 ? s : undefined;
+    });
+    assert.equal(kidOf(phase1), kidOf(first), 'signing stays on the old key until every replica has the new one');
+    const rotating = await waitFor('Reconciling RotatingTokenKey', async () => {
+      const r = await getRegistry('rot');
+      return condition(r, 'Reconciling')?.reason === 'RotatingTokenKey' ? r : undefined;
+    });
+    assert.equal(condition(rotating, 'Reconciling')!.status, 'True');
+    assert.notEqual(await sum(), sumBefore, 'the Pods roll to learn the new key');
+
+    await markDeploymentAvailable(kc, ns, 'rot');
+    const phase2 = await waitFor('signing switched', async () => {
+      const s = await tokenSecret();
+      return kidOf(s) !== kidOf(first) ? s : undefined;
+    });
+    assert.deepEqual(jwksKids(phase2), [kidOf(phase2), kidOf(first)], 'the old key still verifies tokens it signed');
+    await waitFor('rotation done', async () => {
+      // Keep reporting the latest template available, as the kubelet would after the second roll.
+      await markDeploymentAvailable(kc, ns, 'rot');
+      const r = await getRegistry('rot');
+      return condition(r, 'Reconciling')?.status === 'False' && r.status?.tokenSigningKeyID === kidOf(phase2);
+    });
+  });
+
   it('with two replicas, only the leader reconciles, and the other takes over when it stops', async () => {
     const a = startOperator('replica-a', { leaseName: 'ha-test' });
     await waitFor('a leader', async () => a.elector.isLeader);
