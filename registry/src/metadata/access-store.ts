@@ -18,6 +18,7 @@
  */
 import type { IdentityStore, ProjectDirectory } from '../auth/identity.ts';
 import type { ProjectRole, RobotPermission } from '../auth/permissions.ts';
+import type { OffsetPage, Paged } from './store.ts';
 
 // --- Errors (defined in ./errors.ts, shared with the metadata store's management listings) ---
 
@@ -34,7 +35,6 @@ export {
 // --- Pagination (defined with the metadata seam, shared by both) ---
 
 export type { OffsetPage, Paged } from './store.ts';
-import type { OffsetPage, Paged } from './store.ts';
 
 // --- Projects ---
 
@@ -278,7 +278,7 @@ export interface AccessStore extends IdentityStore, ProjectDirectory {
   // Members.
   addMember(projectId: number, userId: number, role: ProjectRole): Promise<ProjectMember>;
   getMember(projectId: number, memberId: number): Promise<ProjectMember | undefined>;
-  /** Ordered by user name. */
+  /** Ordered by user name; empty for a project that does not exist. */
   listMembers(projectId: number, filter: MemberFilter, page: OffsetPage): Promise<Paged<ProjectMember>>;
   updateMemberRole(projectId: number, memberId: number, role: ProjectRole): Promise<ProjectMember>;
   removeMember(projectId: number, memberId: number): Promise<void>;
