@@ -260,8 +260,7 @@ export class Toolbox {
     if (existsSync(binary)) return binary;
     const go = this.findGo();
     mkdirSync(this.cacheDir, { recursive: true });
-    await this.withLock(`${dir}.lock`, program.name, async () => {
-      if (existsSync(binary)) return; // another run built it while we waited
+    await this.withLock(`${dir}.lock`, program.name, () => existsSync(binary), async () => {
       await this.progress.step(`build ${program.name}@${program.version} (cold build, once)`, async () => {
         // Build in a scratch directory and rename: a half-built tool is never visible.
         const scratch = `${dir}.partial-${process.pid}`;
@@ -305,31 +304,49 @@ export class Toolbox {
     return go;
   }
 
-  /** One builder per tool across concurrent test runs: a lock file holding the builder's pid. */
-  private async withLock(lockFile: string, what: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * One builder per tool across concurrent test runs: a lock file holding the builder's pid.
+   * Waiting ends when the lock is free (or its holder died), or when `done` says the other
+   * run's build is in place.
+   */
+  private async withLock(lockFile: string, what: string, done: () => boolean, work: () => Promise<void>): Promise<void> {
     let announced = false;
     for (;;) {
+      if (done()) return;
       try {
         writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const holder = Number(readFileSync(lockFile, 'utf8').trim());
-        if (!holder || !isAlive(holder)) {
-          rmSync(lockFile, { force: true });
-          continue;
-        }
-        if (!announced) this.progress.line(`waiting for another run (pid ${holder}) that is building ${what}`);
-        announced = true;
-        this.abort?.throwIfAborted();
-        await new Promise((resolve) => setTimeout(resolve, 2000));
       }
+      let holder = Number(readIfExists(lockFile).trim());
+      if (!holder) {
+        // The holder may be between creating the file and writing its pid.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        holder = Number(readIfExists(lockFile).trim());
+      }
+      if (!holder || !isAlive(holder)) {
+        rmSync(lockFile, { force: true });
+        continue;
+      }
+      if (!announced) this.progress.line(`waiting for another run (pid ${holder}) that is building ${what}`);
+      announced = true;
+      this.abort?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
     }
     try {
-      await work();
+      if (!done()) await work();
     } finally {
       rmSync(lockFile, { force: true });
     }
+  }
+}
+
+function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }
 
