@@ -6,7 +6,7 @@
  * kubelet would, and checks that:
  * - the Registry reports Ready;
  * - the node-trust files the DaemonSet's writer produces for a node are enough for real
- *   clients to push and pull over TLS with verification on: skopeo --cert-dir (containers
+ *   clients to push and pull over TLS with verification on: skopeo and podman --cert-dir (containers
  *   certs.d) and ctr --hosts-dir (containerd hosts.toml) against a real containerd daemon;
  * - without them, verification fails.
  */
@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { testEnv } from '../../e2e/env/test-env.ts';
@@ -160,7 +161,7 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
     });
   });
 
-  it('the node-trust files alone let skopeo and ctr (real containerd) push and pull with TLS verification on', async () => {
+  it('the node-trust files alone let skopeo, podman (--cert-dir) and ctr (--hosts-dir, real containerd) push and pull with TLS verification on', async () => {
     const env = testEnv();
     const core = kc.makeApiClient(CoreV1Api);
     const cm = await core.readNamespacedConfigMap({ name: 'e2e-node-trust', namespace: ns });
@@ -187,5 +188,16 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
     await ctr('images', 'pull', '--hosts-dir', containerdDir, '--user', creds, `${host}/library/trusted:v1`);
     const listed = await ctr('images', 'ls', '-q');
     assert.match(listed.stdout, new RegExp(`${host}/library/trusted:v1`));
+
+    // podman reads the same containers certs.d layout.
+    const podman = (...args: string[]) => run(env.tools.podman, [...env.clients.podmanArgs, ...args], { env: env.clients.env });
+    const authFile = env.clients.env.REGISTRY_AUTH_FILE;
+    if (authFile && !existsSync(authFile)) {
+      await mkdir(dirname(authFile), { recursive: true });
+      await writeFile(authFile, '{"auths":{}}');
+    }
+    await podman('pull', '--cert-dir', containersDir, '--creds', creds, `${host}/library/trusted:v1`);
+    const inspect = JSON.parse((await podman('image', 'inspect', `${host}/library/trusted:v1`)).stdout)[0];
+    assert.match(inspect.Digest, /^sha256:/);
   });
 });
