@@ -4,8 +4,8 @@
  * Caching (the GET/HEAD-by-tag hot path): manifest bytes are content-addressed, so they sit in
  * an in-process LRU by digest forever. What may change is which digest a tag names and whether
  * a repository still holds a digest; both go to the shared cache (Redis across replicas) with
- * write-through on PUT and DELETE and a short TTL, and a miss or a stale entry falls back to
- * the metadata store.
+ * invalidation on PUT and DELETE and a short TTL (60 s bounds what a read racing a write can
+ * leave behind), and a miss or a stale entry falls back to the metadata store.
  */
 import type { CacheStore } from '../cache/cache.ts';
 import type { MetadataStore, ReferrerDescriptor } from '../metadata/store.ts';
@@ -94,9 +94,11 @@ export class ManifestService {
       tags,
     );
     this.lru.set(digest, content);
+    // Tags are invalidated, not overwritten: two replicas moving one tag at once could
+    // otherwise leave the loser's digest cached; the next read takes it from the store.
     await Promise.all([
       this.cache.set(presenceKey(repository, digest), manifest.mediaType, this.ttl),
-      ...tags.map((tag) => this.cache.set(tagKey(repository, tag), digest, this.ttl)),
+      tags.length > 0 ? this.cache.delete(...tags.map((tag) => tagKey(repository, tag))) : undefined,
     ]);
     return { digest, tags, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
   }
