@@ -9,10 +9,17 @@
  * A data directory is opened by one process at a time (PGlite itself does not check):
  * `berth.pid` in it names the holder, and a file left by a dead process is taken over.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import type { SqlDatabase, SqlExecutor, SqlQueryOptions } from './store.ts';
+
+/**
+ * An embedded registry's metadata is small (megabytes): 16 MB of shared buffers holds it,
+ * and keeps the process's resident memory low (the default 128 MB is resident once touched).
+ */
+const EMBEDDED_POSTGRESQL_CONF = ['shared_buffers=16MB'];
 
 export interface PGliteDatabaseOptions {
   /** Directory of the database files; in memory when undefined. */
@@ -37,7 +44,15 @@ export class PGliteDatabase implements SqlDatabase {
       releaseLock = await lockDataDirectory(directory);
     }
     try {
+      // initdb grows PGlite's WebAssembly heap to ~600 MiB, which it never returns; the heap
+      // of an instance opened on an initialised directory stays near 150 MiB. So a new
+      // directory is initialised by a throwaway instance first.
+      if (directory !== undefined && !existsSync(join(directory, 'PG_VERSION'))) {
+        const initdb = await PGlite.create(directory, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
+        await initdb.close();
+      }
       const db = await PGlite.create(directory, {
+        postgresqlconf: EMBEDDED_POSTGRESQL_CONF,
         // The same JS types as the pg adapter (postgres.ts).
         parsers: {
           [types.INT8]: (value: string) => Number(value),
