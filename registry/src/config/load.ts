@@ -5,8 +5,9 @@
  * Environment overrides: BERTH_<PATH>, where PATH is the key path upper-cased and joined
  * with "_": BERTH_HTTP_PORT=5001, BERTH_DATABASE_DRIVER=postgres,
  * BERTH_STORAGE_S3_SECRETKEY=... Values are coerced to the schema's type (numbers,
- * true/false). An empty value counts as unset. BERTH_ variables whose first part is not a
- * configuration section (BERTH_CONFIG, BERTH_TEST_ENV...) are not overrides.
+ * true/false, comma-separated lists). An empty value counts as unset. BERTH_ variables
+ * whose first part is not a configuration section (BERTH_CONFIG, BERTH_TEST_ENV...) are
+ * not overrides.
  */
 import { readFileSync } from 'node:fs';
 import type { TSchema } from '@sinclair/typebox';
@@ -125,9 +126,17 @@ export function applyEnvironmentOverrides(
   return sources;
 }
 
-/** Numbers and booleans from text; anything that does not parse stays text, and validation names it. */
+/**
+ * Numbers and booleans from text, lists from comma-separated text; anything that does not
+ * parse stays text, and validation names it.
+ */
 function coerce(text: string, schema: TSchema): unknown {
   const trimmed = text.trim();
+  if (schema.type === 'array') {
+    const items = (schema as { items?: TSchema }).items;
+    const parts = trimmed.split(',').map((part) => part.trim()).filter((part) => part !== '');
+    return items ? parts.map((part) => coerce(part, items)) : parts;
+  }
   if (schema.type === 'integer' && /^[-+]?\d+$/.test(trimmed)) return Number(trimmed);
   if (schema.type === 'number' && trimmed !== '' && Number.isFinite(Number(trimmed))) return Number(trimmed);
   if (schema.type === 'boolean') {

@@ -8,17 +8,19 @@
  *   cache:    { driver: memory | redis, memory: {...}, redis?: {...} }
  *   limits:   { maxManifestBytes, uploadSessionTtlSeconds }
  *   log:      { level }
+ *   auth:     token auth, initial admin (registry/src/auth/config.ts owns the section)
  *
  * Every object rejects unknown keys. The defaults are the embedded configuration: filesystem
  * blobs, PGlite metadata and a memory cache under ./.berth-data, listening on 127.0.0.1:5000.
  * Relative paths are relative to the working directory of the process.
  *
- * A new section (e.g. `auth:`) is one entry in `BerthConfigSchema`: defaults, validation,
+ * A new section is one entry in `BerthConfigSchema`: defaults, validation,
  * environment overrides (BERTH_<SECTION>_<KEY>) and secret redaction all walk this schema.
  * Rules that span fields (a driver needs its section) live in `crossFieldProblems` below.
  */
 import { Type } from '@sinclair/typebox';
 import type { Static, TLiteral } from '@sinclair/typebox';
+import { AuthSchema, authConfigProblems } from '../auth/config.ts';
 import { SECRET_KEYWORD } from './secret.ts';
 
 // Section schemas elsewhere (auth/) mark their secrets with this keyword: they import it
@@ -163,6 +165,7 @@ export const BerthConfigSchema = Type.Object(
     cache: CacheSchema,
     limits: LimitsSchema,
     log: LogSchema,
+    auth: AuthSchema,
   },
   { ...strict, $id: 'https://berth.dev/schemas/registry-config.json', title: 'Berth registry configuration' },
 );
@@ -207,6 +210,7 @@ export function crossFieldProblems(config: BerthConfig): ConfigProblem[] {
     checkUrl(problems, 'cache.redis.url', config.cache.redis?.url, ['redis:', 'rediss:']);
   }
   checkUrl(problems, 'http.externalURL', config.http.externalURL, ['http:', 'https:']);
+  problems.push(...authConfigProblems(config.auth, config.http.externalURL));
   return problems;
 }
 

@@ -45,7 +45,9 @@ describe('registry configuration', () => {
   describe('defaults', () => {
     it('are the embedded configuration on 127.0.0.1:5000 with data under ./.berth-data', () => {
       const config = loadConfig({ env: {} });
-      assert.deepEqual(config, {
+      const { auth, ...rest } = config;
+      assert.equal(auth.enabled, false);
+      assert.deepEqual(rest, {
         http: { address: '127.0.0.1', port: 5000 },
         storage: { driver: 'filesystem', filesystem: { rootDirectory: './.berth-data/blobs' } },
         database: { driver: 'pglite', pglite: { dataDirectory: './.berth-data/metadata' } },
@@ -160,6 +162,23 @@ describe('registry configuration', () => {
       assert.equal(config.http.port, 5000);
     });
 
+    it('reach the auth section: lists from comma-separated text, its rules across sections', () => {
+      const config = loadConfig({
+        env: {
+          BERTH_AUTH_ENABLED: 'true',
+          BERTH_HTTP_EXTERNALURL: 'https://r.example.com',
+          BERTH_AUTH_VERIFICATIONKEYFILES: '/keys/a.jwks, /keys/b.pem,',
+          BERTH_AUTH_ADMIN_PASSWORD: 'auth-hunter2-long',
+        },
+      });
+      assert.equal(config.auth.enabled, true);
+      assert.deepEqual(config.auth.verificationKeyFiles, ['/keys/a.jwks', '/keys/b.pem']);
+      assert.ok(!JSON.stringify(redactConfig(config)).includes('hunter2'));
+
+      const error = configError(() => loadConfig({ env: { BERTH_AUTH_ENABLED: 'yes' } }));
+      assert.match(problemsOf(error)['http.externalURL'] ?? '', /^required when auth\.enabled/);
+    });
+
     it('report a value that does not coerce, naming the variable', () => {
       const error = configError(() => loadConfig({ env: { BERTH_HTTP_PORT: 'five', BERTH_STORAGE_S3_USESSL: 'maybe' } }));
       const problems = problemsOf(error);
@@ -209,7 +228,7 @@ describe('registry configuration', () => {
         'cache.memory': 'expected a mapping of keys to values (got 12)',
         'limits.maxManifestBytes': 'must be at least 1024 (got 10)',
         'log.level': 'expected one of: fatal, error, warn, info, debug, trace (got "loud")',
-        extra: 'unknown key (expected one of: http, storage, database, cache, limits, log)',
+        extra: 'unknown key (expected one of: http, storage, database, cache, limits, log, auth)',
       });
       assert.match(error.message, /^Invalid configuration \(.*bad\.yaml\): 8 problems\n {2}- /);
       assert.ok(error.message.includes('  - storage.driver: expected one of: filesystem, s3 (got "gcs")'));
@@ -271,7 +290,7 @@ describe('registry configuration', () => {
     it('reject unknown keys at every level', () => {
       const error = configError(() =>
         validateConfig({
-          auth: {},
+          auth: { realm: 'x', admin: { email: 'x' } },
           http: { tls: { certFile: '/a', keyFile: '/b', caFile: '/c' } },
           storage: { filesystem: { root: '/x' }, s3: { secret: 'x' } },
           database: { pglite: { dir: 'x' }, postgres: { host: 'x' } },
@@ -282,7 +301,8 @@ describe('registry configuration', () => {
       );
       const paths = error.problems.map((p) => p.path).sort();
       assert.deepEqual(paths, [
-        'auth',
+        'auth.admin.email',
+        'auth.realm',
         'cache.memory.size',
         'cache.redis.db',
         'database.pglite.dir',
