@@ -13,6 +13,8 @@ import { join, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { startBerth } from '../e2e/lib/berth.ts';
+import { startEnvironment } from '../e2e/env/environment.ts';
+import { consoleProgress } from '../e2e/env/progress.ts';
 import { freePort } from '../e2e/lib/net.ts';
 import {
   type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest,
@@ -162,6 +164,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-'));
+  // Postgres, Redis and MinIO for the memory check on the production backends (the same
+  // setup npm test uses; it installs what is missing).
+  const services = await startEnvironment({
+    services: ['postgres', 'redis', 'minio', 'distribution'],
+    progress: consoleProgress('bench'),
+    envFile: join(dir, 'env.json'),
+  });
+  process.env.BERTH_TEST_ENV = services.envFile;
   const distribution = await startDistribution(dir);
   const berth = await startBerth({ backends: 'embedded', dir: join(dir, 'berth'), logLevel: 'warn' });
   const targets: Array<{ target: Target; pid: number }> = [
@@ -178,10 +188,20 @@ async function main(): Promise<void> {
         results[target.name]!.push(await runScenarios(target, round));
       }
     }
-    const big: Record<string, Awaited<ReturnType<typeof bigBlob>>> = {};
-    for (const { target, pid } of targets) {
-      process.stderr.write(`${BIG_BLOB / 1048576} MiB blob in and out: ${target.name}\n`);
-      big[target.name] = await bigBlob(target, pid, BIG_BLOB);
+    const big: Record<string, Awaited<ReturnType<typeof bigBlob>> & { idleRssMiB: number }> = {};
+    const production = await startBerth({ backends: 'production', dir: join(dir, 'berth-production'), logLevel: 'warn' });
+    try {
+      const memoryTargets = [
+        ...targets,
+        { target: { name: 'berth (production backends)', url: production.url }, pid: production.pid },
+      ];
+      for (const { target, pid } of memoryTargets) {
+        process.stderr.write(`${BIG_BLOB / 1048576} MiB blob in and out: ${target.name}\n`);
+        const idleRssMiB = rssMiB(pid);
+        big[target.name] = { idleRssMiB, ...(await bigBlob(target, pid, BIG_BLOB)) };
+      }
+    } finally {
+      await production.stop();
     }
 
     const scenarios: Scenario[] = ['push monolithic', 'push chunked', 'pull', 'manifest GET', 'manifest HEAD'];
@@ -208,11 +228,14 @@ async function main(): Promise<void> {
       );
     }
     lines.push('');
-    lines.push(`| ${BIG_BLOB / 1048576} MiB blob | push MiB/s | pull MiB/s | peak RSS MiB |`);
-    lines.push('|---|---|---|---|');
+    lines.push(`| ${BIG_BLOB / 1048576} MiB blob | push MiB/s | pull MiB/s | RSS before, MiB | peak RSS, MiB | growth, MiB |`);
+    lines.push('|---|---|---|---|---|---|');
     for (const name of Object.keys(big)) {
       const r = big[name]!;
-      lines.push(`| ${name} | ${r.inMiBs.toFixed(1)} | ${r.outMiBs.toFixed(1)} | ${r.peakRssMiB.toFixed(0)} ${name === 'berth' ? (r.peakRssMiB < 200 ? '✅ (< 200)' : '❌ (≥ 200)') : ''} |`);
+      const verdict = name.startsWith('berth') ? (r.peakRssMiB < 200 ? ' ✅ < 200' : ' ❌ ≥ 200') : '';
+      lines.push(
+        `| ${name} | ${r.inMiBs.toFixed(1)} | ${r.outMiBs.toFixed(1)} | ${r.idleRssMiB.toFixed(0)} | ${r.peakRssMiB.toFixed(0)}${verdict} | ${(r.peakRssMiB - r.idleRssMiB).toFixed(0)} |`,
+      );
     }
     const report = lines.join('\n');
     console.log(report);
@@ -221,6 +244,7 @@ async function main(): Promise<void> {
   } finally {
     await berth.stop();
     await distribution.stop();
+    await services.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
