@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { closedPort } from './helpers.ts';
+import { closedPort, pullBlob, pushBlob } from './helpers.ts';
 
 const mainFile = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 // `--import tsx` resolves from the child's working directory, which is a temp dir here.
@@ -85,6 +86,31 @@ describe('npm start (registry/src/main.ts)', function () {
     const messages = logLines(run.stdout()).map((l) => l.msg);
     assert.ok(messages.includes('registry stopped'), messages.join('\n'));
     await assert.rejects(fetch(`http://127.0.0.1:${port}/v2/`));
+  });
+
+  it('starts again on the same embedded data after kill -9, with what was stored', async () => {
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = { BERTH_HTTP_PORT: String(port) };
+    const first = runMain([], dir, env);
+    const data = randomBytes(8192);
+    let digest: string;
+    try {
+      await waitForLog(first, 'registry listening');
+      digest = await pushBlob(url, 'crash/restart', data);
+    } finally {
+      first.signal('SIGKILL');
+    }
+    assert.equal(await first.code, null, 'killed by a signal');
+
+    const second = runMain([], dir, env);
+    try {
+      await waitForLog(second, 'registry listening');
+      assert.deepEqual(await pullBlob(url, 'crash/restart', digest), data);
+    } finally {
+      second.signal('SIGTERM');
+    }
+    assert.equal(await second.code, 0, second.stdout() + second.stderr());
   });
 
   it('exits 2 listing every configuration problem, without secrets', async () => {
