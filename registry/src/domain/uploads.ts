@@ -208,6 +208,28 @@ export class BlobUploadSessions {
     this.running.delete(id);
   }
 
+  /**
+   * Delete sessions untouched for `maxAgeSeconds` (abandoned by their clients) that no request
+   * is writing. For a periodic job; returns how many were removed.
+   */
+  async purgeAbandoned(maxAgeSeconds: number, now: number = Date.now()): Promise<number> {
+    const lastTouched = new Map<string, number>();
+    for (const object of await this.storage.list('_uploads')) {
+      const id = object.path.split('/')[1];
+      if (id === undefined) continue;
+      lastTouched.set(id, Math.max(lastTouched.get(id) ?? 0, object.modifiedAt.getTime()));
+    }
+    let removed = 0;
+    for (const [id, touched] of lastTouched) {
+      if (now - touched < maxAgeSeconds * 1000) continue;
+      if (await this.cache.get(lockKey(id))) continue;
+      await this.storage.deletePrefix(uploadPrefix(id));
+      this.running.delete(id);
+      removed++;
+    }
+    return removed;
+  }
+
   /** POST ?digest= (or a PUT with the whole body): stream, hash with Node's crypto, verify, commit. */
   async uploadMonolithic(repository: string, digest: Digest, body: UploadBody): Promise<BlobInfo> {
     const id = randomUUID();
