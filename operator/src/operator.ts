@@ -19,6 +19,9 @@ import { startHealthServer } from './runtime/health-server.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 import { MANAGED_BY, REGISTRY_LABEL } from './registry/names.ts';
 import { RegistryReconciler } from './registry/reconciler.ts';
+import type { Project } from './crds/project.ts';
+import { PROJECT_LABEL, PROJECT_NAMESPACE_LABEL, ProjectReconciler } from './project/reconciler.ts';
+import type { ProjectReconcilerOptions } from './project/reconciler.ts';
 
 export interface OperatorOptions {
   kc: KubeConfig;
@@ -39,6 +42,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   workers?: number;
   nodeTrustCleanupTimeoutMs?: number;
+  /** How to reach a Registry's management API (default: its Service, verified with its CA). */
+  managementApi?: ProjectReconcilerOptions['managementApi'];
 }
 
 export class Operator {
@@ -46,8 +51,10 @@ export class Operator {
   readonly cluster: Cluster;
   readonly elector: LeaderElector;
   private readonly registries: RestartingInformer<Registry>;
+  private readonly projects: RestartingInformer<Project>;
   private readonly children: RestartingInformer<KubernetesObject>[] = [];
   private controller: Controller | undefined;
+  private projectController: Controller | undefined;
   private resync: NodeJS.Timeout | undefined;
   private health: Server | undefined;
   /** Port of the health server once started. */
@@ -63,7 +70,20 @@ export class Operator {
       kc,
       path: `/apis/${GROUP}/${VERSION}/registries`,
       list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'registries' }) as Promise<KubernetesListObject<Registry>>,
-      onObject: (obj) => this.enqueue(`${obj.metadata.namespace}/${obj.metadata.name}`),
+      onObject: (obj) => {
+        this.enqueue(`${obj.metadata.namespace}/${obj.metadata.name}`);
+        // A Registry turning Ready (or changing) matters to its Projects.
+        for (const p of this.projects.list(obj.metadata.namespace)) {
+          if (p.spec?.registryRef?.name === obj.metadata.name) this.enqueueProject(`${p.metadata.namespace}/${p.metadata.name}`);
+        }
+      },
+      logger,
+    });
+    this.projects = new RestartingInformer<Project>({
+      kc,
+      path: `/apis/${GROUP}/${VERSION}/projects`,
+      list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'projects' }) as Promise<KubernetesListObject<Project>>,
+      onObject: (obj) => this.enqueueProject(`${obj.metadata.namespace}/${obj.metadata.name}`),
       logger,
     });
     // Changes to children (including hand edits) bring their Registry back to the queue.
@@ -80,8 +100,11 @@ export class Operator {
           labelSelector: selector,
           list: list as () => Promise<KubernetesListObject<KubernetesObject>>,
           onObject: (obj) => {
-            const owner = obj.metadata?.labels?.[REGISTRY_LABEL];
+            const labels = obj.metadata?.labels ?? {};
+            const owner = labels[REGISTRY_LABEL];
             if (owner) this.enqueue(`${obj.metadata!.namespace}/${owner}`);
+            // Pull secrets live in other namespaces: the labels name their Project.
+            if (labels[PROJECT_LABEL] && labels[PROJECT_NAMESPACE_LABEL]) this.enqueueProject(`${labels[PROJECT_NAMESPACE_LABEL]}/${labels[PROJECT_LABEL]}`);
           },
           logger,
         }),
@@ -111,6 +134,10 @@ export class Operator {
     this.controller?.queue.add(key);
   }
 
+  private enqueueProject(key: string): void {
+    this.projectController?.queue.add(key);
+  }
+
   /** Starts the health server and campaigns for leadership; reconciling starts once leader. */
   async start(): Promise<void> {
     if (this.options.healthPort !== undefined) {
@@ -135,11 +162,21 @@ export class Operator {
     const counted = { kind: reconciler.kind, reconcile: (key: string) => (this.reconciles++, reconciler.reconcile(key)) };
     this.controller = new Controller(counted, new WorkQueue(), this.options.logger, this.metrics, this.options.workers ?? 2);
     this.controller.start();
+    const projects = new ProjectReconciler({
+      cluster: this.cluster,
+      logger: this.options.logger.child({ controller: 'project' }),
+      managementApi: this.options.managementApi,
+    });
+    const countedProjects = { kind: projects.kind, reconcile: (key: string) => (this.reconciles++, projects.reconcile(key)) };
+    this.projectController = new Controller(countedProjects, new WorkQueue(), this.options.logger, this.metrics, this.options.workers ?? 2);
+    this.projectController.start();
     await this.registries.start();
+    await this.projects.start();
     await Promise.all(this.children.map((i) => i.start()));
     const resyncMs = this.options.resyncMs ?? 300_000;
     this.resync = setInterval(() => {
       for (const r of this.registries.list()) this.enqueue(`${r.metadata.namespace}/${r.metadata.name}`);
+      for (const p of this.projects.list()) this.enqueueProject(`${p.metadata.namespace}/${p.metadata.name}`);
     }, resyncMs);
     this.resync.unref?.();
   }
@@ -148,9 +185,12 @@ export class Operator {
     this.metrics.setLeader(false);
     if (this.resync) clearInterval(this.resync);
     await this.registries.stop();
+    await this.projects.stop();
     await Promise.all(this.children.map((i) => i.stop()));
     await this.controller?.stop();
+    await this.projectController?.stop();
     this.controller = undefined;
+    this.projectController = undefined;
   }
 
   /** Stops; releaseLease false leaves the Lease to expire, as a crashed replica would. */

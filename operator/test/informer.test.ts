@@ -54,7 +54,7 @@ describe('RestartingInformer on a real kube-apiserver', function () {
     const r = await relay(new URL(cluster.server));
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ ...cluster, name: 'relay', server: `https://127.0.0.1:${r.port}`, tlsServerName: new URL(cluster.server).hostname }],
+      clusters: [{ ...cluster, name: 'relay', server: `https://127.0.0.1:${r.port}` }],
       users: admin.users,
       contexts: [{ name: 'relay', cluster: 'relay', user: admin.getCurrentUser()!.name }],
       currentContext: 'relay',

@@ -33,6 +33,7 @@ export interface Cluster {
   mergePatch<T extends KubernetesObject>(ref: ObjectRef, patch: unknown): Promise<T>;
   /** Deletes; false if it was already gone. */
   delete(ref: ObjectRef): Promise<boolean>;
+  /** namespace '' lists every namespace (or a cluster-scoped kind). */
   list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, labelSelector?: string): Promise<T[]>;
   /** Records a Kubernetes Event on an object. */
   event(on: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
@@ -121,7 +122,7 @@ export class KubeCluster implements Cluster {
   }
 
   async list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, labelSelector?: string): Promise<T[]> {
-    const list = await this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    const list = await this.objects.list<T>(apiVersion, kind, namespace || undefined, undefined, undefined, undefined, undefined, labelSelector);
     return list.items;
   }
 
