@@ -316,6 +316,21 @@ describe('registry configuration', () => {
       for (const problem of error.problems) assert.match(problem.message, /^unknown key \(expected one of: /);
     });
 
+    it('load in any module order (no import cycle between config/ and the auth section)', function () {
+      this.timeout(60_000);
+      // A fresh process, auth/config.ts first: a cycle would leave AuthSchema uninitialised.
+      const script = [
+        `await import(${JSON.stringify(fileURLToPath(new URL('../../src/auth/config.ts', import.meta.url)))});`,
+        `const { BerthConfigSchema } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/config/schema.ts', import.meta.url)))});`,
+        'console.log(Object.keys(BerthConfigSchema.properties).join(","));',
+      ].join('\n');
+      const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      });
+      assert.equal(output.trim(), 'http,storage,database,cache,limits,log,auth');
+    });
+
     it('every object in the published JSON Schema forbids additional properties', () => {
       const objects: string[] = [];
       const visit = (schema: TSchema, path: string) => {

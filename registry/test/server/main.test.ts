@@ -4,13 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { closedPort, pullBlob, pushBlob } from './helpers.ts';
 
 const mainFile = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 // `--import tsx` resolves from the child's working directory, which is a temp dir here.
-const tsxLoader = import.meta.resolve('tsx');
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 interface Run {
   code: Promise<number | null>;
