@@ -28,7 +28,13 @@ export function registryErrorResponse(logger: Logger): Middleware {
         ctx.body = { errors: [entry] };
         return;
       }
-      logger.error({ err, requestId, method: ctx.method, path: ctx.path }, 'request failed');
+      // A client that went away mid-body is not a server fault: nobody is left to answer.
+      const code = (err as { code?: string } | undefined)?.code;
+      if (ctx.req.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+        logger.debug({ requestId, method: ctx.method, path: ctx.path, code }, 'client went away');
+      } else {
+        logger.error({ err, requestId, method: ctx.method, path: ctx.path }, 'request failed');
+      }
       ctx.status = 500;
       ctx.body = { errors: [{ code: 'UNKNOWN', message: registryErrorCodes.UNKNOWN.message, detail: { requestId } }] };
     }

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import type { BlobStorageDriver } from '../../src/storage/driver.ts';
 import type { AccessController } from '../../src/http/access.ts';
 import { V2Client, chunkedBody, digestOf, errorCode, imageManifest, indexManifest, type Reply } from './registry-client.ts';
@@ -205,6 +206,28 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expect(statuses).to.deep.equal([202, 416]);
       expect((await client.request('GET', url)).headers.get('range')).to.equal(`0-${chunk.length - 1}`);
       expect((await client.request('PUT', `${url}?digest=${digestOf(chunk)}`)).status).to.equal(201);
+    });
+
+    it('keeps a session as it was when the client goes away in the middle of a chunk', async function () {
+      const name = repo();
+      const post = await client.request('POST', `/v2/${name}/blobs/uploads/`);
+      const url = new URL(client.resolve(post.headers.get('location')));
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, method: 'PATCH', path: url.pathname, headers: { 'content-length': '100000', 'content-range': '0-99999' } });
+        req.on('error', () => resolve());
+        req.write(randomBytes(40_000), () => setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 100));
+      });
+      // The server notices the abort asynchronously; the part must never appear.
+      await new Promise((r) => setTimeout(r, 300));
+      const status = await client.request('GET', url.toString());
+      expect(status.status).to.equal(204);
+      expect(status.headers.get('range')).to.equal('0-0');
+      const data = randomBytes(2000);
+      expect((await client.request('PATCH', url.toString(), { headers: { 'content-range': '0-1999' }, body: data })).status).to.equal(202);
+      expect((await client.request('PUT', `${url}?digest=${digestOf(data)}`)).status).to.equal(201);
     });
 
     it('accepts a streamed PATCH of unknown length without Content-Range (docker), then PUT without a body', async function () {
