@@ -191,6 +191,12 @@ describe('starting the registry from its configuration', () => {
       assert.equal((await fetch(`${registry.url}/v2/`)).status, 200);
     });
 
+    it('listens on an IPv6 address and reports a usable URL for it', async () => {
+      const registry = await start(embeddedConfig(dir, { http: { address: '::1', port: 0 } }));
+      assert.equal(registry.url, `http://[::1]:${registry.port}`);
+      assert.equal((await fetch(`${registry.url}/v2/`)).status, 200);
+    });
+
     it('serves HTTPS when http.tls is set', async () => {
       const certFile = join(dir, 'tls.crt');
       const keyFile = join(dir, 'tls.key');
