@@ -13,7 +13,7 @@ import { RegistryError } from '../errors.ts';
 import { parseTag, type Digest, type Reference } from '../oci/grammar.ts';
 import { digestOf } from '../oci/digest.ts';
 import { parseManifest } from '../oci/manifest.ts';
-import { ContentLru } from './content-lru.ts';
+import { LruCache } from '../cache/lru.ts';
 
 export interface StoredManifest {
   digest: string;
@@ -48,7 +48,7 @@ function presenceKey(repository: string, digest: string): string {
 export class ManifestService {
   private readonly metadata: MetadataStore;
   private readonly cache: CacheStore;
-  private readonly lru: ContentLru;
+  private readonly lru: LruCache<Buffer>;
   private readonly ttl: number;
   readonly maxManifestBytes: number;
 
@@ -56,7 +56,7 @@ export class ManifestService {
     this.metadata = deps.metadata;
     this.cache = deps.cache;
     this.maxManifestBytes = deps.maxManifestBytes;
-    this.lru = new ContentLru(deps.lruBytes ?? 64 * 1024 * 1024);
+    this.lru = new LruCache<Buffer>({ maxBytes: deps.lruBytes ?? 64 * 1024 * 1024, sizeOf: (b) => b.length });
     this.ttl = deps.cacheTtlSeconds ?? 60;
   }
 
