@@ -74,15 +74,18 @@ describe('Registry operator on a real kube-apiserver', function () {
   after(async () => {
     await stopOperators();
     // No operator is left to run finalizers, and no namespace controller empties the namespace.
-    const left = (await custom.listNamespacedCustomObject({ ...group, namespace: ns })) as { items: Registry[] };
-    for (const r of left.items) {
-      await custom
-        .patchNamespacedCustomObject(
-          { ...group, namespace: ns, name: r.metadata.name!, body: { metadata: { finalizers: null } } },
-          setHeaderOptions('Content-Type', 'application/merge-patch+json'),
-        )
-        .catch(() => undefined);
-      await custom.deleteNamespacedCustomObject({ ...group, namespace: ns, name: r.metadata.name! }).catch(() => undefined);
+    for (const plural of ['registries', 'projects']) {
+      const kind = { ...group, plural };
+      const left = (await custom.listNamespacedCustomObject({ ...kind, namespace: ns })) as { items: Registry[] };
+      for (const r of left.items) {
+        await custom
+          .patchNamespacedCustomObject(
+            { ...kind, namespace: ns, name: r.metadata.name!, body: { metadata: { finalizers: null } } },
+            setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+          )
+          .catch(() => undefined);
+        await custom.deleteNamespacedCustomObject({ ...kind, namespace: ns, name: r.metadata.name! }).catch(() => undefined);
+      }
     }
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
   });
@@ -105,6 +108,32 @@ describe('Registry operator on a real kube-apiserver', function () {
       /at most one of storage\.filesystem and storage\.s3/,
     );
     await refused({ host: 'r.example.com', imagePullPolicy: 'Sometimes' }, /Unsupported value: "Sometimes"/);
+  });
+
+  it('rejects invalid Projects with messages that say what is wrong', async () => {
+    const projects = { group: 'berth.dev', version: 'v1alpha1', plural: 'projects' };
+    const create = (name: string, spec: Record<string, unknown>) =>
+      custom.createNamespacedCustomObject({ ...projects, namespace: ns, body: { apiVersion: 'berth.dev/v1alpha1', kind: 'Project', metadata: { name }, spec } });
+    const refused = async (spec: Record<string, unknown>, expected: RegExp) => {
+      await assert.rejects(create('invalid-project', spec), (err: unknown) => {
+        assert.ok(err instanceof ApiException, String(err));
+        const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+        assert.match(String(body.message), expected);
+        return true;
+      });
+    };
+    await refused({ registryRef: { name: 'r' }, pullSecrets: { serviceAccounts: ['default'] } }, /pullSecrets needs namespaces or namespaceSelector/);
+    await refused({ registryRef: { name: 'r' }, members: [{ name: 'alice', role: 'owner' }] }, /spec\.members\[0\]\.role: Unsupported value: "owner"/);
+    await refused({ registryRef: { name: 'r' }, storageQuota: '10GB' }, /spec\.storageQuota/);
+    await refused({ public: true }, /spec\.registryRef: Required value/);
+    await create('named', { registryRef: { name: 'r' }, projectName: 'apps' });
+    await assert.rejects(
+      custom.patchNamespacedCustomObject(
+        { ...projects, namespace: ns, name: 'named', body: { spec: { projectName: 'other' } } },
+        setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+      ),
+      (err: unknown) => err instanceof ApiException && /projectName is immutable/.test(String(err.body)),
+    );
   });
 
   it('reconciles a minimal Registry into its children, reports Ready once available, and changes nothing on restart', async () => {
