@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api, ApiException, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeConfig, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { Operator } from '../src/operator.ts';
 import type { Registry } from '../src/crds/registry.ts';
 import { CHECKSUM_ANNOTATION } from '../src/registry/render.ts';
+import { generateCA, issueServingCertificate } from '../src/registry/pki.ts';
+import { KubeCluster } from '../src/kube/cluster.ts';
 import { createNamespace, markDaemonSetRolledOut, markDeploymentAvailable, setUpCluster, sleep, testLogger, waitFor } from './support/kube.ts';
 
 const group = { group: 'berth.dev', version: 'v1alpha1', plural: 'registries' };
@@ -328,6 +330,57 @@ describe('Registry operator on a real kube-apiserver', function () {
       const r = await getRegistry('rot');
       return condition(r, 'Reconciling')?.status === 'False' && r.status?.tokenSigningKeyID === kidOf(phase2);
     });
+  });
+
+  it('serves a certificate issued by cert-manager (issuerRef) or brought in a Secret (secretName)', async () => {
+    // cert-manager is not installed: its Certificate CRD stands in for it, and the test issues
+    // the certificate as cert-manager's controller would.
+    await new KubeCluster(kc).apply({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'certificates.cert-manager.io' },
+      spec: {
+        group: 'cert-manager.io',
+        scope: 'Namespaced',
+        names: { kind: 'Certificate', plural: 'certificates', singular: 'certificate', listKind: 'CertificateList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    } as KubernetesObject);
+    await waitFor('Certificate kind served', async () => {
+      await custom.listNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', plural: 'certificates', namespace: ns });
+      return true;
+    });
+    startOperator('op-cm');
+    await createRegistry('issued', { host: 'issued.example.com', tls: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } });
+    const cert = (await waitFor('Certificate', () =>
+      custom.getNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', plural: 'certificates', namespace: ns, name: 'issued-tls' }),
+    )) as { spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } };
+    assert.equal(cert.spec.secretName, 'issued-tls');
+    assert.deepEqual(cert.spec.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    assert.ok(cert.spec.dnsNames.includes('issued.example.com') && cert.spec.dnsNames.includes(`issued.${ns}.svc`));
+    await waitFor('CertificatePending', async () => condition(await getRegistry('issued'), 'Ready')?.reason === 'CertificatePending');
+    assert.equal(await exists(() => core.readNamespacedSecret({ name: 'issued-ca', namespace: ns })), false, 'no CA is generated');
+
+    const ca = await generateCA('corp');
+    const leaf = await issueServingCertificate(ca, cert.spec.dnsNames);
+    const tlsSecret = (name: string): V1Secret => ({ metadata: { name }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': leaf.certPem, 'tls.key': leaf.keyPem, 'ca.crt': ca.certPem } });
+    await core.createNamespacedSecret({ namespace: ns, body: tlsSecret('issued-tls') });
+    const issued = await waitFor('CA bundle from the issued Secret', async () => {
+      const r = await getRegistry('issued');
+      return r.status?.caBundle === ca.certPem ? r : undefined;
+    });
+    assert.equal(condition(issued, 'Degraded')!.status, 'False');
+
+    await core.createNamespacedSecret({ namespace: ns, body: tlsSecret('byo-tls') });
+    await createRegistry('byo', { host: 'byo.example.com', tls: { secretName: 'byo-tls' } });
+    const byo = await waitFor('BYO CA bundle', async () => {
+      const r = await getRegistry('byo');
+      return r.status?.caBundle === ca.certPem ? r : undefined;
+    });
+    assert.ok(byo.status!.observedGeneration);
+    const d = await apps.readNamespacedDeployment({ name: 'byo', namespace: ns });
+    assert.equal(d.spec!.template.spec!.volumes!.find((v) => v.name === 'tls')!.secret!.secretName, 'byo-tls');
+    assert.equal(await exists(() => core.readNamespacedSecret({ name: 'byo-ca', namespace: ns })), false, 'no CA is generated');
   });
 
   it('with two replicas, only the leader reconciles, and the other takes over when it stops', async () => {
