@@ -4,7 +4,7 @@
  * would, and deletion is the operator's finalizer's work (no garbage collector runs).
  */
 import assert from 'node:assert/strict';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api, ApiException, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, PolicyV1Api, ApiException, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { Operator } from '../src/operator.ts';
@@ -138,9 +138,9 @@ describe('Registry operator on a real kube-apiserver', function () {
     );
   });
 
-  it('reconciles a minimal Registry into its children, reports Ready once available, and changes nothing on restart', async () => {
+  it('reconciles an embedded Registry (with Ingress and node trust) into its children, reports Ready once available, and writes nothing after a restart', async () => {
     startOperator('op-a');
-    await createRegistry('minimal', { host: 'registry.example.com' });
+    await createRegistry('minimal', { host: 'registry.example.com', ingress: { className: 'nginx' }, nodeTrust: { enabled: true, containers: true } });
     const reg = await waitFor('status with a CA bundle', async () => {
       const r = await getRegistry('minimal');
       return r.status?.caBundle && r.status.observedGeneration === 1 ? r : undefined;
@@ -180,6 +180,9 @@ describe('Registry operator on a real kube-apiserver', function () {
       for (const c of (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'berth.dev/registry=minimal' })).items) versions[`cm/${c.metadata!.name}`] = c.metadata!.resourceVersion!;
       versions.deployment = (await apps.readNamespacedDeployment({ name: 'minimal', namespace: ns })).metadata!.resourceVersion!;
       versions.service = (await core.readNamespacedService({ name: 'minimal', namespace: ns })).metadata!.resourceVersion!;
+      versions.daemonset = (await apps.readNamespacedDaemonSet({ name: 'minimal-node-trust', namespace: ns })).metadata!.resourceVersion!;
+      versions.ingress = (await kc.makeApiClient(NetworkingV1Api).readNamespacedIngress({ name: 'minimal', namespace: ns })).metadata!.resourceVersion!;
+      versions.pvc = (await core.readNamespacedPersistentVolumeClaim({ name: 'minimal-data', namespace: ns })).metadata!.resourceVersion!;
       versions.registry = (await getRegistry('minimal')).metadata.resourceVersion!;
       return versions;
     };
