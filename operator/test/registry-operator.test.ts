@@ -405,7 +405,7 @@ describe('Registry operator on a real kube-apiserver', function () {
     await a.stop({ releaseLease: false });
     await waitFor('b leads', async () => b.elector.isLeader, 10_000);
     const took = Date.now() - stoppedAt;
-    assert.ok(took <= 3000 + 1500, `took over in ${took} ms, lease is 3 s`);
+    assert.ok(took <= 3000 + 2000, `took over in ${took} ms; the lease is 3 s, renewed every 0.3 s`);
     const r = await getRegistry('ha');
     await custom.patchNamespacedCustomObject({ ...group, namespace: ns, name: 'ha', body: [{ op: 'replace', path: '/spec/logLevel', value: 'debug' }] }, setHeaderOptions('Content-Type', 'application/json-patch+json'));
     await waitFor('new leader reconciles', async () => (await getRegistry('ha')).status?.observedGeneration === (r.metadata.generation ?? 1) + 1);

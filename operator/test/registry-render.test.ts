@@ -11,6 +11,8 @@ import { renderChildren, registryConfig, nodeTrustConfig, CHECKSUM_ANNOTATION } 
 import { reconcileMaterial, decode, PENDING_ROTATION_ANNOTATION } from '../src/registry/material.ts';
 import { describeCertificate, generateCA, isSignedBy } from '../src/registry/pki.ts';
 import { planFiles, syncNodeTrust, MARKER } from '../src/node-trust/writer.ts';
+import { runNodeTrust } from '../src/node-trust/main.ts';
+import { pino } from 'pino';
 import { deploymentRolledOut } from '../src/registry/rollout.ts';
 import { loadConfig } from '../../registry/src/config/load.ts';
 import { BerthConfigSchema } from '../../registry/src/config/schema.ts';
@@ -276,6 +278,18 @@ describe('node-trust writer', () => {
     await syncNodeTrust(root, nodeTrustConfig(moved, 'PEM\n', 'sync'));
     assert.deepEqual(await readdir(join(root, 'etc/containerd/certs.d')), ['new.example.com']);
     assert.deepEqual(await readdir(join(root, 'etc/containers/certs.d')), []);
+  });
+
+  it('runs as the DaemonSet does: syncs from the mounted trust.json, then reports ready to its probe', async () => {
+    const config = join(root, 'trust.json');
+    const ready = join(root, 'ready');
+    await writeFile(config, JSON.stringify(nodeTrustConfig(reg(), 'PEM\n', 'sync')));
+    const logger = pino({ level: 'silent' });
+    const args = ['--config', config, '--host-root', join(root, 'host'), '--ready-file', ready];
+    assert.equal(await runNodeTrust(['--probe', '--ready-file', ready], logger, new AbortController().signal), 1, 'not ready before the first sync');
+    assert.equal(await runNodeTrust([...args, '--once'], logger, new AbortController().signal), 0);
+    assert.equal(await readFile(join(root, 'host/etc/containerd/certs.d/registry.example.com:8443/ca.crt'), 'utf8'), 'PEM\n');
+    assert.equal(await runNodeTrust(['--probe', '--ready-file', ready], logger, new AbortController().signal), 0);
   });
 
   it('plans nothing in remove mode and marks every directory it owns', () => {
