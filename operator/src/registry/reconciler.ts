@@ -17,7 +17,7 @@ import { isNotFound } from '../kube/cluster.ts';
 import { setConditions } from '../runtime/conditions.ts';
 import type { Condition, ConditionInput } from '../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
-import { decode, PENDING_ROTATION_ANNOTATION, reconcileMaterial } from './material.ts';
+import { PENDING_ROTATION_ANNOTATION, reconcileMaterial } from './material.ts';
 import type { ExistingMaterial } from './material.ts';
 import { childNames, externalURL, FINALIZER, MANAGED_BY } from './names.ts';
 import { renderChildren, sha256 } from './render.ts';
@@ -339,4 +339,3 @@ export class RegistryReconciler implements Reconciler {
   }
 }
 
-export { decode };
