@@ -4,6 +4,7 @@
  * configuration and calls createRegistryApp; nothing here is a module-level singleton.
  */
 import Koa from 'koa';
+import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { BlobStorageDriver } from './storage/driver.ts';
 import type { MetadataStore } from './metadata/store.ts';
@@ -38,6 +39,11 @@ export interface RegistryDeps {
   options: RegistryOptions;
   /** The auth seam; allows everything when omitted. */
   access?: AccessController;
+  /**
+   * Routers mounted after /v2 (the token endpoint, the management API), given the /v2
+   * services so that deletes through them drop the same caches.
+   */
+  extraRoutes?: (services: V2Services) => Middleware[];
 }
 
 export function createRegistryServices(deps: RegistryDeps): V2Services {
@@ -50,6 +56,7 @@ export function createRegistryServices(deps: RegistryDeps): V2Services {
     access: deps.access ?? allowEverything,
     logger: deps.logger,
     externalURL: (deps.options.externalURL ?? '').replace(/\/+$/, ''),
+    mountWithoutFrom: deps.access === undefined,
   };
 }
 
@@ -58,6 +65,8 @@ export function createRegistryApp(deps: RegistryDeps): Koa {
   const services = createRegistryServices(deps);
   app.use(registryErrorResponse(deps.logger));
   app.use(v2Router(services));
+  // After /v2, so the data plane's hot path runs through no other middleware.
+  for (const routes of deps.extraRoutes?.(services) ?? []) app.use(routes);
   // Errors after the response started (a client that went away mid-blob) are not news.
   app.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;

@@ -12,6 +12,8 @@ export interface AccessRequest {
 export interface AccessCallerRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The client's address (failed-login rate limits per address). */
+  clientAddress?: string;
 }
 
 export type AccessDecision =

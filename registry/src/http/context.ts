@@ -17,6 +17,12 @@ export interface V2Services {
   logger: Logger;
   /** Absolute external URL without a trailing slash, or '' for relative Locations. */
   externalURL: string;
+  /**
+   * Mount without `from` links a blob found in any repository (automatic content discovery).
+   * Off under access control: a digest alone must not open blobs of repositories the caller
+   * may not read.
+   */
+  mountWithoutFrom: boolean;
 }
 
 /** Path parameters, validated by the router before a handler runs. */
@@ -41,7 +47,7 @@ export function location(services: V2Services, path: string): string {
 
 /** Asks the AccessController; a refusal becomes the 401/403 with its challenge. */
 export async function authorize(ctx: Context, services: V2Services, wanted: AccessRequest[]): Promise<void> {
-  const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers }, wanted);
+  const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers, clientAddress: ctx.ip }, wanted);
   if (decision.ok) {
     if (decision.subject !== undefined) ctx.state.subject = decision.subject;
     return;

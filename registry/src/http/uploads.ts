@@ -32,10 +32,10 @@ export const startUpload: Handler = async (ctx, { name }, services) => {
     const from = firstQueryValue(ctx.query.from);
     let mounted = false;
     if (from === undefined || from === '') {
-      mounted = (await services.blobs.mount(name, digest)) !== undefined;
+      if (services.mountWithoutFrom) mounted = (await services.blobs.mount(name, digest)) !== undefined;
     } else if (isValidRepositoryName(from)) {
       // Refused access to the source is not an error: the client gets an upload session instead.
-      const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers }, pullAccess(from));
+      const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers, clientAddress: ctx.ip }, pullAccess(from));
       if (decision.ok) mounted = (await services.blobs.mount(name, digest, from)) !== undefined;
     }
     if (mounted) {

@@ -77,4 +77,13 @@ describe('registry /v2 HTTP: access seam', function () {
     const allowed = await client.request('POST', `/v2/open/target/blobs/uploads/?mount=${digest}&from=open/source`);
     expect(allowed.status).to.equal(201);
   });
+
+  it('under access control, a mount without from opens an upload session (a digest alone opens no blob)', async function () {
+    const digest = await client.pushBlob('open/elsewhere', randomBytes(64));
+    const reply = await client.request('POST', `/v2/open/guesser/blobs/uploads/?mount=${digest}`);
+    expect(reply.status).to.equal(202);
+    expect(reply.headers.get('docker-upload-uuid')).to.be.a('string');
+    const blob = await client.request('HEAD', `/v2/open/guesser/blobs/${digest}`);
+    expect(blob.status).to.equal(404);
+  });
 });
