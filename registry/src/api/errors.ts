@@ -77,6 +77,7 @@ export function apiErrorResponse(logger: Logger): Middleware {
     const incoming = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', requestId);
+    const started = Date.now();
     try {
       await next();
     } catch (err) {
@@ -89,6 +90,9 @@ export function apiErrorResponse(logger: Logger): Middleware {
       ctx.set(answer.headers);
       const body: ProblemBody = { errors: [{ code: answer.code, message: answer.message }] };
       ctx.body = body;
+    } finally {
+      // The path only: query strings and bodies may carry credentials, headers do.
+      logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - started }, 'api request');
     }
   };
 }

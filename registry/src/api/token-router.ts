@@ -26,6 +26,7 @@ export function createTokenRouter(deps: TokenRouterDeps): Middleware {
   return async (ctx: Context, next: Next) => {
     if (ctx.path !== TOKEN_PATH) return next();
     ctx.set('Cache-Control', 'no-store');
+    const started = Date.now();
     try {
       if (ctx.method !== 'GET' && ctx.method !== 'POST') {
         ctx.set('Allow', 'GET, POST');
@@ -49,6 +50,9 @@ export function createTokenRouter(deps: TokenRouterDeps): Middleware {
       ctx.status = err instanceof ApiError ? err.status : response.status;
       ctx.set(response.headers);
       ctx.body = response.body;
+    } finally {
+      // Never the query or form: they carry passwords and refresh tokens.
+      deps.logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - started }, 'token request');
     }
   };
 }
