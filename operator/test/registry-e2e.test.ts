@@ -23,8 +23,6 @@ import { testEnv } from '../../e2e/env/test-env.ts';
 import { makeOciLayout } from '../../e2e/lib/images.ts';
 import { freePort } from '../../e2e/lib/net.ts';
 import { run } from '../../e2e/lib/run.ts';
-import { BerthConfigSchema } from '../../registry/src/config/schema.ts';
-import { parse, stringify } from 'yaml';
 import { Operator } from '../src/operator.ts';
 import type { Registry } from '../src/crds/registry.ts';
 import type { NodeTrustConfig } from '../src/registry/render.ts';
@@ -117,18 +115,9 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
         }
       }
     }
-    const configFile = podPath('/etc/berth/config/config.yaml');
-    if (!('auth' in BerthConfigSchema.properties)) {
-      // The registry's configuration does not have the auth section yet (issue 4 in progress):
-      // run without it, everything else exactly as rendered.
-      const doc = parse((await import('node:fs')).readFileSync(configFile, 'utf8'));
-      delete doc.auth;
-      await writeFile(configFile, stringify(doc));
-    }
     const env: Record<string, string> = { BERTH_HTTP_ADDRESS: '127.0.0.1', BERTH_HTTP_PORT: String(port) };
     for (const e of container.env ?? []) {
       const ref = e.valueFrom!.secretKeyRef!;
-      if (e.name.startsWith('BERTH_AUTH_') && !('auth' in BerthConfigSchema.properties)) continue;
       env[e.name] = decode(await core.readNamespacedSecret({ name: ref.name!, namespace: ns }), ref.key);
     }
     const admin = await core.readNamespacedSecret({ name: 'e2e-admin', namespace: ns });
