@@ -8,3 +8,4 @@ export type { ManagementDeps } from './context.ts';
 export { AccessStoreAuditSink, loginAuditHook, type AuditSink } from './audit.ts';
 export { openApiDocument, OPERATIONS, API_PREFIX, type Operation } from './operations.ts';
 export { CSRF_HEADER, SESSION_COOKIE } from './sessions.ts';
+export { v2AuditEvent, v2AuditRecorder, type V2Exchange } from './v2-audit.ts';

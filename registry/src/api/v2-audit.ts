@@ -1,0 +1,77 @@
+/**
+ * Audit of /v2 operations without touching the /v2 handlers: a Koa middleware placed before
+ * the /v2 routes reads, after the response, the method, path, status and the subject the
+ * AccessController put in ctx.state.subject, and records push, pull and delete. Anonymous
+ * requests are not recorded (the log is of authenticated operations); refusals of a known
+ * subject are, as failures.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import type { AuditEvent } from '../metadata/access-store.ts';
+import type { AuditSink } from './audit.ts';
+
+export interface V2Exchange {
+  method: string;
+  path: string;
+  status: number;
+  subject: string | undefined;
+  /** Docker-Content-Digest of the response, if any. */
+  digest: string | undefined;
+  clientAddress: string;
+}
+
+const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
+
+/** The audit event of one /v2 exchange, or undefined when it is not one the log keeps. */
+export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
+  if (!exchange.subject) return undefined;
+  const method = exchange.method.toUpperCase();
+  const manifest = MANIFEST.exec(exchange.path);
+  const blob = manifest ? null : BLOB.exec(exchange.path);
+  const match = manifest ?? blob;
+  if (!match) return undefined;
+  const repository = match[1]!;
+  const reference = match[2]!;
+  let operation: AuditEvent['operation'];
+  if (manifest && method === 'PUT') operation = 'push';
+  else if (manifest && method === 'GET') operation = 'pull';
+  else if (method === 'DELETE') operation = 'delete';
+  else return undefined;
+  const success = exchange.status < 300;
+  // Only successes and refusals are news; a 404 pull of a missing tag is not an operation.
+  if (!success && exchange.status !== 401 && exchange.status !== 403) return undefined;
+  const separator = reference.includes(':') ? '@' : ':';
+  const event: AuditEvent = {
+    principal: exchange.subject,
+    operation,
+    resourceType: manifest ? 'artifact' : 'blob',
+    resource: `${repository}${separator}${reference}`,
+    project: repository.split('/')[0]!,
+    outcome: success ? 'success' : 'failure',
+    clientAddress: exchange.clientAddress,
+  };
+  if (exchange.digest && exchange.digest !== reference) event.detail = { digest: exchange.digest };
+  return event;
+}
+
+/** `app.use(v2AuditRecorder(sink))` before the /v2 routes (outside their error middleware). */
+export function v2AuditRecorder(sink: AuditSink): Middleware {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } finally {
+      if (ctx.path.startsWith('/v2/')) {
+        const digest = ctx.response.get('Docker-Content-Digest');
+        const event = v2AuditEvent({
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          subject: typeof ctx.state.subject === 'string' ? ctx.state.subject : undefined,
+          digest: digest === '' ? undefined : digest,
+          clientAddress: ctx.ip,
+        });
+        if (event) sink.record(event);
+      }
+    }
+  };
+}
