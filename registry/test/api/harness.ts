@@ -16,6 +16,9 @@ import { MemoryCache } from '../../src/cache/memory.ts';
 import { ManifestService } from '../../src/domain/manifests.ts';
 import { migrate } from '../../src/metadata/migrations.ts';
 import { PGliteDatabase } from '../../src/metadata/pglite.ts';
+import { PostgresDatabase } from '../../src/metadata/postgres.ts';
+import type { SqlDatabase } from '../../src/metadata/store.ts';
+import { freshDatabase } from '../metadata/fresh-database.ts';
 import { SqlAccessStore } from '../../src/metadata/sql-access-store.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { digestOf } from '../../src/oci/digest.ts';
@@ -36,8 +39,33 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** A database for one harness, and how to dispose of it. */
+export interface HarnessDatabase {
+  db: SqlDatabase;
+  dispose(): Promise<void>;
+}
+
+export type OpenHarnessDatabase = () => Promise<HarnessDatabase>;
+
+export const openPGlite: OpenHarnessDatabase = async () => {
   const db = await PGliteDatabase.open({});
+  return { db, dispose: () => db.close() };
+};
+
+export const openPostgres: OpenHarnessDatabase = async () => {
+  const database = await freshDatabase();
+  const db = new PostgresDatabase({ url: database.url, poolSize: 4 });
+  return {
+    db,
+    async dispose() {
+      await db.close();
+      await database.drop();
+    },
+  };
+};
+
+export async function startHarness(open: OpenHarnessDatabase = openPGlite): Promise<Harness> {
+  const { db, dispose } = await open();
   await migrate(db);
   const access = new SqlAccessStore(db);
   const metadata = new SqlMetadataStore(db);
@@ -92,7 +120,7 @@ export async function startHarness(): Promise<Harness> {
       });
       await audit.flush();
       await cache.close();
-      await db.close();
+      await dispose();
     },
   };
 }
@@ -112,8 +140,8 @@ export interface CallResult {
   operation: Operation | undefined;
 }
 
-/** Operations seen by `call`, as "METHOD template". */
-export const exercised = new Set<string>();
+/** Operations seen by `call`, as "METHOD template", per server URL. */
+export const exercised = new Map<string, Set<string>>();
 
 export function operationFor(method: string, pathname: string): Operation | undefined {
   if (!pathname.startsWith(API_PREFIX + '/')) return undefined;
@@ -150,7 +178,8 @@ export async function call(base: string, method: string, path: string, options: 
   }
   const operation = operationFor(method, new URL(base + path).pathname);
   if (operation) {
-    exercised.add(`${operation.method.toUpperCase()} ${operation.path}`);
+    if (!exercised.has(base)) exercised.set(base, new Set());
+    exercised.get(base)!.add(`${operation.method.toUpperCase()} ${operation.path}`);
     const documented = operation.responses[response.status];
     const where = `${method} ${path} → ${response.status} ${text.slice(0, 300)}`;
     if (response.status >= 400 && documented === undefined) {
