@@ -2,8 +2,9 @@
  * Audit of /v2 operations without touching the /v2 handlers: a Koa middleware placed before
  * the /v2 routes reads, after the response, the method, path, status and the subject the
  * AccessController put in ctx.state.subject, and records push, pull and delete. Anonymous
- * requests are not recorded (the log is of authenticated operations); refusals of a known
- * subject are, as failures.
+ * requests are not recorded (the log is of authenticated operations). A 401/403 is recorded
+ * as a failure when a subject is known; today's /v2 layer sets the subject only on success,
+ * so refusals show up through the login events instead.
  */
 import type { Context, Middleware, Next } from 'koa';
 import type { AuditEvent } from '../metadata/access-store.ts';
