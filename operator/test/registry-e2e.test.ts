@@ -8,7 +8,11 @@
  * - the node-trust files the DaemonSet's writer produces for a node are enough for real
  *   clients to push and pull over TLS with verification on: skopeo and podman --cert-dir (containers
  *   certs.d) and ctr --hosts-dir (containerd hosts.toml) against a real containerd daemon;
- * - without them, verification fails.
+ * - without them, verification fails;
+ * - Projects become projects through the registry's management API: the generated pull
+ *   secret (dockerconfigjson) and CA alone pull from the project, another project's pull
+ *   secret is refused, drift made through the API is reverted, pull robots rotate without a
+ *   gap, and deleting a Project removes its pull secrets and the project.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,6 +31,9 @@ import { Operator } from '../src/operator.ts';
 import type { Registry } from '../src/crds/registry.ts';
 import type { NodeTrustConfig } from '../src/registry/render.ts';
 import { syncNodeTrust } from '../src/node-trust/writer.ts';
+import { HttpManagementApi } from '../src/project/management-api.ts';
+import type { Project } from '../src/crds/project.ts';
+import { setHeaderOptions } from '@kubernetes/client-node';
 import { createNamespace, markDeploymentAvailable, setUpCluster, testLogger, waitFor } from './support/kube.ts';
 
 const decode = (s: V1Secret, key: string) => Buffer.from(s.data![key]!, 'base64').toString('utf8');
@@ -65,7 +72,19 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
     nodeRoot = join(dir, 'node');
     port = await freePort();
     host = `localhost:${port}`;
-    operator = new Operator({ kc, logger: testLogger(), identity: 'e2e', leaseNamespace: ns, leaseName: 'e2e', leaseDurationSeconds: 3, leaseRetryMs: 300, operatorImage: 'berth-operator:test' });
+    operator = new Operator({
+      kc,
+      logger: testLogger(),
+      identity: 'e2e',
+      leaseNamespace: ns,
+      leaseName: 'e2e',
+      leaseDurationSeconds: 3,
+      leaseRetryMs: 300,
+      resyncMs: 2000,
+      operatorImage: 'berth-operator:test',
+      // The registry runs on this host, not behind its Service: reach it where it listens.
+      managementApi: (reg, admin) => new HttpManagementApi({ baseURL: `https://${host}`, ...admin, ca: reg.status?.caBundle }),
+    });
     await operator.start();
   });
 
@@ -188,5 +207,138 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
     await podman('pull', '--cert-dir', containersDir, '--creds', creds, `${host}/library/trusted:v1`);
     const inspect = JSON.parse((await podman('image', 'inspect', `${host}/library/trusted:v1`)).stdout)[0];
     assert.match(inspect.Digest, /^sha256:/);
+  });
+
+  it('Projects: members and robots through the management API, pull secrets per namespace that pull (and only their project), drift reverted, rotation, deletion', async () => {
+    const env = testEnv();
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const projects = { group: 'berth.dev', version: 'v1alpha1', plural: 'projects', namespace: ns };
+    const getProject = (name: string) => custom.getNamespacedCustomObject({ ...projects, name }) as Promise<Project>;
+    const ready = (name: string) =>
+      waitFor(`Project ${name} Ready`, async () => {
+        const p = await getProject(name);
+        return p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && p.status.observedGeneration === p.metadata.generation ? p : undefined;
+      }, 60_000);
+    const [username, password] = [creds.slice(0, creds.indexOf(':')), creds.slice(creds.indexOf(':') + 1)];
+    const api = new HttpManagementApi({ baseURL: `https://${host}`, username, password, ca: caBundle });
+    const adminCall = async (method: string, path: string, body?: unknown) => {
+      const res = await new Promise<number>((resolve, reject) => {
+        const req = request(`https://${host}/api/v2.0${path}`, { method, ca: caBundle, headers: { authorization: `Basic ${Buffer.from(creds).toString('base64')}`, 'content-type': 'application/json' } }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+      });
+      return res;
+    };
+    assert.equal(await adminCall('POST', '/users', { username: 'alice', password: 'Alice-password-1' }), 201);
+
+    const nsA = await createNamespace(kc, 'team-a');
+    const nsB = await createNamespace(kc, 'team-b');
+    const nsC = await createNamespace(kc, 'team-c');
+    // No controller-manager: make the default ServiceAccounts it would make.
+    for (const n of [nsA, nsB]) await core.createNamespacedServiceAccount({ namespace: n, body: { metadata: { name: 'default' } } });
+    const createProject = (name: string, spec: Record<string, unknown>) =>
+      custom.createNamespacedCustomObject({ ...projects, body: { apiVersion: 'berth.dev/v1alpha1', kind: 'Project', metadata: { name }, spec } });
+    await createProject('apps', {
+      registryRef: { name: 'e2e' },
+      members: [{ name: 'alice', role: 'developer' }],
+      robots: [{ name: 'ci', permissions: [{ resource: 'repository', action: 'push' }, { resource: 'repository', action: 'pull' }] }],
+      pullSecrets: { namespaces: [nsA, nsB], serviceAccounts: ['default'] },
+    });
+    await createProject('other', { registryRef: { name: 'e2e' }, pullSecrets: { namespaces: [nsC] } });
+    const apps = await ready('apps');
+    await ready('other');
+    assert.deepEqual(apps.status!.pullSecretNamespaces, [nsA, nsB].sort());
+    const info = await api.getProject('apps');
+    assert.equal(info!.public, false);
+    const members = await api.listMembers('apps');
+    assert.equal(members.find((m) => m.entityName === 'alice')?.roleId, 2);
+
+    // Push with the generated CI robot; pull with only the generated dockerconfigjson and CA.
+    const ci = await core.readNamespacedSecret({ name: 'apps-robot-ci', namespace: ns });
+    const ciCreds = `${decode(ci, 'username')}:${decode(ci, 'password')}`;
+    const certDir = join(dir, 'client-certs');
+    await mkdir(certDir, { recursive: true });
+    await writeFile(join(certDir, 'ca.crt'), caBundle);
+    const image = await makeOciLayout(join(dir, 'apps-image'), 'v1', 1);
+    const skopeo = (args: string[], allowFailure = false) => run(env.tools.skopeo, ['--insecure-policy', ...args], { env: env.clients.env, allowFailure });
+    await skopeo(['copy', '--dest-cert-dir', certDir, '--dest-creds', ciCreds, `oci:${image.dir}:v1`, `docker://${host}/apps/hello:v1`]);
+    let authFiles = 0;
+    const authFile = async (namespace: string, secretName: string) => {
+      const s = await core.readNamespacedSecret({ name: secretName, namespace });
+      assert.equal(s.type, 'kubernetes.io/dockerconfigjson');
+      const file = join(dir, `auth-${++authFiles}.json`);
+      await writeFile(file, decode(s, '.dockerconfigjson'));
+      return file;
+    };
+    const pull = (auth: string) => skopeo(['inspect', '--raw', '--cert-dir', certDir, '--authfile', auth, `docker://${host}/apps/hello:v1`], true);
+    for (const n of [nsA, nsB]) {
+      const result = await pull(await authFile(n, 'e2e-apps-pull'));
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).layers.length, 1);
+    }
+    const sa = await core.readNamespacedServiceAccount({ name: 'default', namespace: nsA });
+    assert.ok(sa.imagePullSecrets!.some((x) => x.name === 'e2e-apps-pull'));
+    const refused = await pull(await authFile(nsC, 'e2e-other-pull'));
+    assert.notEqual(refused.code, 0, 'another project\'s pull secret must not pull from apps');
+    const pushWithPull = await skopeo(['copy', '--dest-cert-dir', certDir, '--authfile', await authFile(nsA, 'e2e-apps-pull'), `oci:${image.dir}:v1`, `docker://${host}/apps/pushed:v1`], true);
+    assert.notEqual(pushWithPull.code, 0, 'a pull secret cannot push');
+
+    // A change behind the operator's back is reverted at the next resync.
+    const alice = (await api.listMembers('apps')).find((m) => m.entityName === 'alice')!;
+    await api.removeMember('apps', alice.id);
+    await api.setProjectPublic('apps', true);
+    await waitFor('drift reverted', async () => {
+      const back = (await api.listMembers('apps')).some((m) => m.entityName === 'alice');
+      return back && (await api.getProject('apps'))!.public === false;
+    }, 30_000);
+
+    // Rotation: the new robot is in every namespace before the old one is deleted.
+    const oldAuth = await authFile(nsA, 'e2e-apps-pull');
+    const oldRobot = apps.status!.pullRobotName!;
+    await custom.patchNamespacedCustomObject(
+      { ...projects, name: 'apps', body: { spec: { pullSecrets: { namespaces: [nsA, nsB], serviceAccounts: ['default'], rotationInterval: '1s' } } } },
+      setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+    );
+    const rotated = await waitFor('rotated pull robot', async () => {
+      const p = await getProject('apps');
+      return p.status?.pullRobotName && p.status.pullRobotName !== oldRobot ? p : undefined;
+    }, 30_000);
+    assert.match(rotated.status!.pullRobotName!, /^robot\$apps\+k8s-pull-\d+$/);
+    await custom.patchNamespacedCustomObject(
+      { ...projects, name: 'apps', body: { spec: { pullSecrets: { namespaces: [nsA], serviceAccounts: ['default'], rotationInterval: '720h' } } } },
+      setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+    );
+    const narrowed = await ready('apps');
+    assert.deepEqual(narrowed.status!.pullSecretNamespaces, [nsA]);
+    await waitFor('pull secret removed from the namespace that left', async () => {
+      try {
+        await core.readNamespacedSecret({ name: 'e2e-apps-pull', namespace: nsB });
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const fresh = await pull(await authFile(nsA, 'e2e-apps-pull'));
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const robots = await api.listRobots(info!.projectId);
+    assert.ok(!robots.some((r) => r.name === oldRobot), 'the old pull robot is deleted');
+    assert.notEqual((await pull(oldAuth)).code, 0, 'the old credentials no longer work');
+
+    // Deleting a Project (deletionPolicy Delete) removes its pull secrets and the project.
+    await custom.deleteNamespacedCustomObject({ ...projects, name: 'other' });
+    await waitFor('Project other gone', async () => {
+      try {
+        await getProject('other');
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    assert.equal(await api.getProject('other'), undefined);
+    await assert.rejects(core.readNamespacedSecret({ name: 'e2e-other-pull', namespace: nsC }));
   });
 });

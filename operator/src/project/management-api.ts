@@ -83,7 +83,13 @@ export class HttpManagementApi implements ManagementApi {
             reject(new ManagementApiError(status, `${method} ${url.pathname}: ${status} ${text.slice(0, 300)}`));
             return;
           }
-          resolve({ status, json: text ? (JSON.parse(text) as T) : undefined });
+          // Some answers (201 Created, 200 OK) are plain text: only JSON bodies are parsed.
+          const isJson = String(res.headers['content-type'] ?? '').includes('json');
+          try {
+            resolve({ status, json: text && isJson ? (JSON.parse(text) as T) : undefined });
+          } catch (err) {
+            reject(new ManagementApiError(status, `${method} ${url.pathname}: unreadable JSON (${(err as Error).message})`));
+          }
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));

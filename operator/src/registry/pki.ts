@@ -129,6 +129,10 @@ async function keyId(keyPem: string): Promise<string> {
   return calculateJwkThumbprint(await exportJWK(createPublicKey(keyPem)), 'sha256');
 }
 
+/** 32 random characters, always with an upper-case letter, a lower-case letter and a digit (the registry's password rule). */
 export function generatePassword(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const candidate = randomBytes(24).toString('base64url');
+    if (/[A-Z]/.test(candidate) && /[a-z]/.test(candidate) && /[0-9]/.test(candidate)) return candidate;
+  }
 }
