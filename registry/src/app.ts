@@ -47,7 +47,7 @@ export interface RegistryDeps {
 }
 
 export function createRegistryServices(deps: RegistryDeps): V2Services {
-  const blobs = new BlobStore({ storage: deps.storage, metadata: deps.metadata });
+  const blobs = new BlobStore({ storage: deps.storage, metadata: deps.metadata, cache: deps.cache });
   return {
     blobs,
     uploads: new BlobUploadSessions({ storage: deps.storage, cache: deps.cache, blobs, ttlSeconds: deps.options.uploadSessionTtlSeconds }),

@@ -1,0 +1,63 @@
+/**
+ * The benchmark's load against registries that are already running, for profiling one of
+ * them (e.g. Berth started with `node --cpu-prof`) without the full `npm run bench` setup.
+ *
+ *   npx tsx bench/drive.ts <name>=<url>[@<pid>] ... [--only push,chunked,pull,get,head] [--requests 4000]
+ */
+import { readFileSync } from 'node:fs';
+import { randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, type Target, type Timed } from './load.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const only = new Set(option('only', 'push,chunked,pull,get,head').split(','));
+const requests = Number(option('requests', '4000'));
+const targets: Array<Target & { pid?: number }> = args
+  .filter((a, i) => a.includes('=') && !args[i - 1]?.startsWith('--'))
+  .map((a) => {
+    const [name, rest] = a.split('=') as [string, string];
+    const [url, pid] = rest.split('@') as [string, string | undefined];
+    return { name, url, pid: pid ? Number(pid) : undefined };
+  });
+if (targets.length === 0) throw new Error('usage: tsx bench/drive.ts <name>=<url> ...');
+
+const BLOBS = 16;
+const SIZE = 16 * 1024 * 1024;
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+async function measure(target: Target & { pid?: number }, what: string, scale: number, work: () => Promise<Timed>): Promise<void> {
+  const cpu0 = cpuSeconds(target.pid);
+  const t = await work();
+  const cpu = cpuSeconds(target.pid) - cpu0;
+  const perOp = target.pid === undefined ? '' : `  cpu ${cpu.toFixed(2)} s (${((cpu / t.count) * 1000).toFixed(2)} ms/op)`;
+  console.log(
+    `${target.name.padEnd(14)} ${what.padEnd(16)} ${(t.rate * scale).toFixed(1).padStart(8)} ${scale === 1 ? 'req/s' : 'MiB/s'}  p50 ${t.p50Ms.toFixed(1)} ms  p99 ${t.p99Ms.toFixed(1)} ms${perOp}`,
+  );
+}
+
+const run = Date.now().toString(36);
+for (const target of targets) {
+  const prefix = `drive/${run}`;
+  const mono = randomBlobs(BLOBS, SIZE);
+  if (only.has('push') || only.has('pull')) {
+    await measure(target, 'push monolithic', 16, () => timed(BLOBS, 4, (i) => pushMonolithic(target, `${prefix}/mono`, mono[i]!)));
+  }
+  if (only.has('chunked')) {
+    const blobs = randomBlobs(BLOBS, SIZE);
+    await measure(target, 'push chunked', 16, () => timed(BLOBS, 4, (i) => pushChunked(target, `${prefix}/chunked`, blobs[i]!, 4 * 1024 * 1024)));
+  }
+  if (only.has('pull')) await measure(target, 'pull', 16, () => timed(BLOBS, 4, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!)));
+  if (only.has('get') || only.has('head')) {
+    const mediaType = await pushImage(target, `${prefix}/image`, 'latest');
+    const accept = `${mediaType}, application/vnd.docker.distribution.manifest.v2+json`;
+    await timed(500, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
+    if (only.has('get')) await measure(target, 'manifest GET', 1, () => timed(requests, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept)));
+    if (only.has('head')) await measure(target, 'manifest HEAD', 1, () => timed(requests, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept)));
+  }
+}
