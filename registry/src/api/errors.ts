@@ -74,8 +74,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The error middleware of /api (and the session login routes). */
 export function apiErrorResponse(logger: Logger): Middleware {
   return async (ctx, next) => {
-    const incoming = ctx.get('X-Request-Id');
+    // Reuse the id an outer middleware (the /v2 error middleware) already gave this request.
+    const incoming = typeof ctx.state.requestId === 'string' ? ctx.state.requestId : ctx.get('X-Request-Id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const started = Date.now();
     try {

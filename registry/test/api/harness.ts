@@ -31,6 +31,8 @@ export interface Harness {
   access: SqlAccessStore;
   metadata: SqlMetadataStore;
   auth: AuthParts;
+  /** The ManifestService the API deletes through (its caches are what /v2 reads). */
+  manifests: ManifestService;
   audit: AccessStoreAuditSink;
   /** Make the "probe" health component fail (or recover). */
   setProbeDown(down: boolean): void;
@@ -108,6 +110,7 @@ export async function startHarness(open: OpenHarnessDatabase = openPGlite): Prom
     access,
     metadata,
     auth,
+    manifests,
     audit,
     logLines,
     setProbeDown: (down) => {

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import { openApiDocument, OPERATIONS } from '../../src/api/index.ts';
+import { parseDigest } from '../../src/oci/grammar.ts';
 import { call, exercised, pushImage, startHarness, type CallOptions, type Harness, type OpenHarnessDatabase } from './harness.ts';
 import { PASSWORD, seedCast, type Cast } from './fixture.ts';
 
@@ -131,7 +132,9 @@ export function managementApiSuite(backend: string, open: OpenHarnessDatabase): 
 
       it('update sets metadata.public; delete refuses a project with repositories (412) unless forced', async () => {
         await h.access.createProject({ name: 'doomed', public: false });
-        await pushImage(h.metadata, 'doomed/app', ['v1'], 'doomed');
+        const doomedDigest = await pushImage(h.metadata, 'doomed/app', ['v1'], 'doomed');
+        // /v2 has read it, so its caches hold the manifest.
+        expect((await h.manifests.get('doomed/app', { kind: 'tag', tag: 'v1' })).digest).to.equal(doomedDigest);
         expect((await api('PUT', '/projects/doomed', { as: admin(), body: { metadata: { public: 'true' } } })).status).to.equal(200);
         expect((await api('GET', '/projects/doomed')).json.metadata.public).to.equal('true');
         expect((await api('PUT', '/projects/doomed', { as: admin(), body: { metadata: { public: 'yes' } } })).status).to.equal(400);
@@ -141,6 +144,11 @@ export function managementApiSuite(backend: string, open: OpenHarnessDatabase): 
         expect((await api('DELETE', '/projects/doomed?force=true', { as: admin() })).status).to.equal(200);
         expect(await h.access.getProjectByName('doomed')).to.equal(undefined);
         expect(await h.metadata.getRepository('doomed/app')).to.equal(undefined);
+        const gone = await h.manifests.get('doomed/app', { kind: 'digest', digest: parseDigest(doomedDigest) }).then(
+          () => 'still served',
+          (err: { code?: string }) => err.code,
+        );
+        expect(gone).to.equal('MANIFEST_UNKNOWN');
       });
     });
 

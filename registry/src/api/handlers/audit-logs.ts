@@ -5,7 +5,7 @@ import { ApiError } from '../errors.ts';
 import { pagedResult, pageOf, parseQ, termText } from '../paging.ts';
 import { requireProject, requireSystem } from '../policy.ts';
 import { presentAudit } from '../present.ts';
-import { param } from './projects.ts';
+import { param } from './params.ts';
 
 const KEYS = ['username', 'operation', 'resource_type', 'resource', 'op_time', 'outcome'] as const;
 

@@ -6,7 +6,7 @@ import { API_PREFIX } from '../operations.ts';
 import { pagedResult, pageOf } from '../paging.ts';
 import { requireProject } from '../policy.ts';
 import { presentMember } from '../present.ts';
-import { param } from './projects.ts';
+import { param } from './params.ts';
 import { location, recordChange } from './record.ts';
 
 const ROLE_BY_ID = new Map<number, ProjectRole>(Object.entries(PROJECT_ROLE_IDS).map(([role, id]) => [id, role as ProjectRole]));

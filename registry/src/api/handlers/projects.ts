@@ -2,13 +2,15 @@
 import { canInProject, canInSystem } from '../../auth/permissions.ts';
 import { projectContext } from '../../auth/grant.ts';
 import type { Project, ProjectFilter } from '../../metadata/access-store.ts';
-import type { ApiContext, ApiRequest, Handler } from '../context.ts';
+import type { Handler } from '../context.ts';
+import { param } from './params.ts';
 import { ApiError } from '../errors.ts';
 import { API_PREFIX } from '../operations.ts';
 import { booleanParam, pagedResult, pageOf, parseQ, termText } from '../paging.ts';
 import { requireAuthenticated, requireProject, requireSystem } from '../policy.ts';
 import { presentProject } from '../present.ts';
 import { location, recordChange } from './record.ts';
+import { purgeRepository } from './repositories.ts';
 
 /** Harbor's project name rule. */
 const PROJECT_NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -107,6 +109,14 @@ export const updateProject: Handler = async (request, context) => {
 export const deleteProject: Handler = async (request, context) => {
   const { project } = await requireProject(request, context, param(request, 'project_name_or_id'), 'project', 'delete');
   const force = request.query.get('force') === 'true';
+  if (force) {
+    // Repository by repository first, so the /v2 caches forget their manifests.
+    for (;;) {
+      const { items } = await context.metadata.listProjectRepositories(project.name, {}, { page: 1, pageSize: 100 });
+      if (items.length === 0) break;
+      for (const repository of items) await purgeRepository(context, repository.name);
+    }
+  }
   await context.access.deleteProject(project.id, { force });
   recordChange(request, context, 'delete', 'project', project.name, project.name, force ? { force } : undefined);
   return { status: 200 };
@@ -118,10 +128,3 @@ function parsePublic(text: string): boolean {
   throw new ApiError('BAD_REQUEST', 'metadata.public must be "true" or "false"');
 }
 
-export function param(request: ApiRequest, name: string): string {
-  const value = request.params[name];
-  if (value === undefined) throw new ApiError('BAD_REQUEST', `missing path parameter ${name}`);
-  return value;
-}
-
-export type { ApiContext };

@@ -10,7 +10,7 @@ import { pagedResult, pageOf, parseQ, termText } from '../paging.ts';
 import { requireProject, type ProjectAccess } from '../policy.ts';
 import { presentArtifact, presentRepository, presentTag } from '../present.ts';
 import { API_PREFIX } from '../operations.ts';
-import { param } from './projects.ts';
+import { param } from './params.ts';
 import { location, recordChange } from './record.ts';
 import type { ProjectResource, Action } from '../../auth/permissions.ts';
 import type { ArtifactSummary } from '../../metadata/store.ts';
@@ -61,13 +61,7 @@ export const deleteRepository: Handler = async (request, context) => {
   const { project } = await projectFor(request, context, 'repository', 'delete');
   const name = repositoryName(request, project.name);
   if ((await context.metadata.getRepository(name)) === undefined) throw new ApiError('NOT_FOUND', `repository ${name} not found`);
-  // Manifest by manifest first, so the /v2 caches drop each one; then the repository.
-  for (;;) {
-    const batch = await context.metadata.listArtifacts(name, {}, { page: 1, pageSize: 100 });
-    if (batch === undefined || batch.items.length === 0) break;
-    for (const artifact of batch.items) await deleteManifest(context, name, artifact.digest);
-  }
-  await context.metadata.deleteRepository(name);
+  await purgeRepository(context, name);
   recordChange(request, context, 'delete', 'repository', name, project.name);
   return { status: 200 };
 };
@@ -127,6 +121,16 @@ export const deleteTag: Handler = async (request, context) => {
   recordChange(request, context, 'delete', 'tag', `${name}:${tag}`, project.name);
   return { status: 200 };
 };
+
+/** Delete a repository manifest by manifest, so the /v2 caches drop each one, then the repository itself. */
+export async function purgeRepository(context: ApiContext, name: string): Promise<void> {
+  for (;;) {
+    const batch = await context.metadata.listArtifacts(name, {}, { page: 1, pageSize: 100 });
+    if (batch === undefined || batch.items.length === 0) break;
+    for (const artifact of batch.items) await deleteManifest(context, name, artifact.digest);
+  }
+  await context.metadata.deleteRepository(name);
+}
 
 async function deleteManifest(context: ApiContext, repository: string, digest: string): Promise<void> {
   const parsed = tryParseDigest(digest);

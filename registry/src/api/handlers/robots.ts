@@ -14,7 +14,7 @@ import { API_PREFIX } from '../operations.ts';
 import { pagedResult, pageOf, parseQ, termText } from '../paging.ts';
 import { findProject, requireProject, requireSystem } from '../policy.ts';
 import { presentRobot } from '../present.ts';
-import { param } from './projects.ts';
+import { param } from './params.ts';
 import { location, recordChange } from './record.ts';
 import type { Action } from '../../auth/permissions.ts';
 

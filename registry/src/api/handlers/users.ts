@@ -10,7 +10,7 @@ import { API_PREFIX } from '../operations.ts';
 import { pagedResult, pageOf, parseQ, termText } from '../paging.ts';
 import { refuse, requireAuthenticated, requireSystem } from '../policy.ts';
 import { presentUser } from '../present.ts';
-import { param } from './projects.ts';
+import { param } from './params.ts';
 import { location, recordChange } from './record.ts';
 
 const USER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$/;
