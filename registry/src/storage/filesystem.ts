@@ -68,6 +68,8 @@ export class FilesystemDriver implements BlobStorageDriver {
   readonly rootDirectory: string;
   private readonly tmpDirectory: string;
   private tmpReady: Promise<void> | undefined;
+  /** Trees deletePrefix moved into .tmp and is still removing. */
+  private readonly removals = new Set<Promise<unknown>>();
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) throw new Error('filesystem storage: rootDirectory is required');
@@ -233,7 +235,16 @@ export class FilesystemDriver implements BlobStorageDriver {
       const info = await fs.lstat(full);
       // A prefix names a directory; an object at exactly `prefix` is not below it.
       if (!info.isDirectory()) return;
-      await fs.rm(full, { recursive: true, force: true });
+      // One rename takes the whole tree out of the namespace at once; removing its files
+      // (several round trips each) then happens off the request path. A crash in between
+      // leaves it in .tmp, swept like any stale temporary file.
+      const trash = await this.tempFile();
+      await fs.rename(full, trash);
+      const removal = fs
+        .rm(trash, { recursive: true, force: true })
+        .catch(() => undefined)
+        .finally(() => this.removals.delete(removal));
+      this.removals.add(removal);
     } catch (err) {
       if (isCode(err, 'ENOENT', 'ENOTDIR')) return;
       throw toDriverError(err, prefix);
@@ -242,7 +253,9 @@ export class FilesystemDriver implements BlobStorageDriver {
   }
 
   async close(): Promise<void> {
-    // Nothing held open: every handle belongs to a single call or stream.
+    // Nothing held open (every handle belongs to a single call or stream); let the removals
+    // started by deletePrefix finish.
+    await Promise.all([...this.removals]);
   }
 
   private fullPath(path: string): string {
