@@ -4,7 +4,7 @@
  * real server over the real SqlAccessStore on PGlite.
  */
 import { expect } from 'chai';
-import { call, startHarness, type Harness, type OpenHarnessDatabase } from './harness.ts';
+import { call, pushImage, startHarness, type Harness, type OpenHarnessDatabase } from './harness.ts';
 import { seedCast, WHO, type Cast, type Who } from './fixture.ts';
 
 type Project = 'priv' | 'pub';
@@ -21,9 +21,20 @@ const ACTIONS: Action[] = [
   { name: 'artifact.list', request: (p) => ({ method: 'GET', path: `/api/v2.0/projects/${p}/repositories/app/artifacts` }) },
   { name: 'tag.create', request: (p, who) => ({ method: 'POST', path: `/api/v2.0/projects/${p}/repositories/app/artifacts/v1/tags`, body: { name: `c-${who}` } }) },
   { name: 'tag.delete', request: (p, who) => ({ method: 'DELETE', path: `/api/v2.0/projects/${p}/repositories/app/artifacts/v1/tags/d-${who}` }) },
+  { name: 'artifact.read', request: (p) => ({ method: 'GET', path: `/api/v2.0/projects/${p}/repositories/app/artifacts/v1` }) },
+  { name: 'artifact.delete', request: (p, who) => ({ method: 'DELETE', path: `/api/v2.0/projects/${p}/repositories/del-${who.toLowerCase()}/artifacts/v1` }) },
+  { name: 'repository.delete', request: (p, who) => ({ method: 'DELETE', path: `/api/v2.0/projects/${p}/repositories/rm-${who.toLowerCase()}` }) },
   { name: 'member.list', request: (p) => ({ method: 'GET', path: `/api/v2.0/projects/${p}/members` }) },
   { name: 'member.create', request: (p, who) => ({ method: 'POST', path: `/api/v2.0/projects/${p}/members`, body: { role_id: 3, member_user: { username: `extra-${who.toLowerCase()}` } } }) },
   { name: 'robot.list', request: (p) => ({ method: 'GET', path: `/api/v2.0/projects/${p}/robots` }) },
+  {
+    name: 'robot.create',
+    request: (p, who) => ({
+      method: 'POST',
+      path: `/api/v2.0/projects/${p}/robots`,
+      body: { name: `r-${who.toLowerCase()}`, level: 'project', permissions: [{ kind: 'project', namespace: p, access: [{ resource: 'repository', action: 'pull' }] }] },
+    }),
+  },
   { name: 'log.list', request: (p) => ({ method: 'GET', path: `/api/v2.0/projects/${p}/logs` }) },
   { name: 'users.list', request: () => ({ method: 'GET', path: '/api/v2.0/users' }) },
   { name: 'audit.list', request: () => ({ method: 'GET', path: '/api/v2.0/audit-logs' }) },
@@ -32,32 +43,40 @@ const ACTIONS: Action[] = [
 // Columns: anonymous nonMember limitedGuest guest developer maintainer projectAdmin projectRobot systemRobot admin
 const EXPECTED: Record<Project, Record<string, string>> = {
   priv: {
-    'project.read':    '401 403 200 200 200 200 200 403 403 200',
-    'project.update':  '401 403 403 403 403 403 200 403 403 200',
-    'repository.list': '401 403 200 200 200 200 200 200 200 200',
-    'artifact.list':   '401 403 200 200 200 200 200 200 200 200',
-    'tag.create':      '401 403 403 403 201 201 201 201 403 201',
-    'tag.delete':      '401 403 403 403 403 200 200 403 403 200',
-    'member.list':     '401 403 403 200 200 200 200 403 403 200',
-    'member.create':   '401 403 403 403 403 403 201 403 403 201',
-    'robot.list':      '401 403 403 200 200 200 200 403 403 200',
-    'log.list':        '401 403 403 200 200 200 200 403 403 200',
-    'users.list':      '401 403 403 403 403 403 403 403 403 200',
-    'audit.list':      '401 403 403 403 403 403 403 403 200 200',
+    'project.read':       '401 403 200 200 200 200 200 403 403 200',
+    'project.update':     '401 403 403 403 403 403 200 403 403 200',
+    'repository.list':    '401 403 200 200 200 200 200 200 200 200',
+    'artifact.list':      '401 403 200 200 200 200 200 200 200 200',
+    'tag.create':         '401 403 403 403 201 201 201 201 403 201',
+    'tag.delete':         '401 403 403 403 403 200 200 403 403 200',
+    'artifact.read':      '401 403 200 200 200 200 200 200 403 200',
+    'artifact.delete':    '401 403 403 403 403 200 200 403 403 200',
+    'repository.delete':  '401 403 403 403 403 200 200 403 403 200',
+    'member.list':        '401 403 403 200 200 200 200 403 403 200',
+    'member.create':      '401 403 403 403 403 403 201 403 403 201',
+    'robot.list':         '401 403 403 200 200 200 200 403 403 200',
+    'robot.create':       '401 403 403 403 403 403 201 403 403 201',
+    'log.list':           '401 403 403 200 200 200 200 403 403 200',
+    'users.list':         '401 403 403 403 403 403 403 403 403 200',
+    'audit.list':         '401 403 403 403 403 403 403 403 200 200',
   },
   pub: {
-    'project.read':    '200 200 200 200 200 200 200 200 200 200',
-    'project.update':  '401 403 403 403 403 403 200 403 403 200',
-    'repository.list': '200 200 200 200 200 200 200 200 200 200',
-    'artifact.list':   '200 200 200 200 200 200 200 200 200 200',
-    'tag.create':      '401 403 403 403 201 201 201 403 403 201',
-    'tag.delete':      '401 403 403 403 403 200 200 403 403 200',
-    'member.list':     '401 403 403 200 200 200 200 403 403 200',
-    'member.create':   '401 403 403 403 403 403 201 403 403 201',
-    'robot.list':      '401 403 403 200 200 200 200 403 403 200',
-    'log.list':        '401 403 403 200 200 200 200 403 403 200',
-    'users.list':      '401 403 403 403 403 403 403 403 403 200',
-    'audit.list':      '401 403 403 403 403 403 403 403 200 200',
+    'project.read':       '200 200 200 200 200 200 200 200 200 200',
+    'project.update':     '401 403 403 403 403 403 200 403 403 200',
+    'repository.list':    '200 200 200 200 200 200 200 200 200 200',
+    'artifact.list':      '200 200 200 200 200 200 200 200 200 200',
+    'tag.create':         '401 403 403 403 201 201 201 403 403 201',
+    'tag.delete':         '401 403 403 403 403 200 200 403 403 200',
+    'artifact.read':      '200 200 200 200 200 200 200 200 200 200',
+    'artifact.delete':    '401 403 403 403 403 200 200 403 403 200',
+    'repository.delete':  '401 403 403 403 403 200 200 403 403 200',
+    'member.list':        '401 403 403 200 200 200 200 403 403 200',
+    'member.create':      '401 403 403 403 403 403 201 403 403 201',
+    'robot.list':         '401 403 403 200 200 200 200 403 403 200',
+    'robot.create':       '401 403 403 403 403 403 201 403 403 201',
+    'log.list':           '401 403 403 200 200 200 200 403 403 200',
+    'users.list':         '401 403 403 403 403 403 403 403 403 200',
+    'audit.list':         '401 403 403 403 403 403 403 403 200 200',
   },
 };
 
@@ -74,6 +93,13 @@ export function roleMatrixSuite(backend: string, open: OpenHarnessDatabase): voi
       cast = await seedCast(h);
       // Users that member.create adds, one per caller so each allowed call is a fresh add.
       for (const who of WHO) await h.access.createUser({ name: `extra-${who.toLowerCase()}`, passwordHash: null });
+    // An artifact and a repository per caller and project, for the deletes.
+    for (const project of ['priv', 'pub']) {
+      for (const who of WHO) {
+        await pushImage(h.metadata, `${project}/del-${who.toLowerCase()}`, ['v1'], `del-${who}`);
+        await pushImage(h.metadata, `${project}/rm-${who.toLowerCase()}`, ['v1'], `rm-${who}`);
+      }
+    }
     });
 
     after(async () => {
@@ -108,6 +134,15 @@ export function roleMatrixSuite(backend: string, open: OpenHarnessDatabase): voi
       expect(privTags.filter((t) => t.startsWith('d-')).sort()).to.deep.equal(
         ['d-anonymous', 'd-developer', 'd-guest', 'd-limitedGuest', 'd-nonMember', 'd-projectRobot', 'd-systemRobot'].sort(),
       );
+      const left = async (prefix: string) =>
+        (await h.metadata.listProjectRepositories('priv', { name: prefix }, { page: 1, pageSize: 50 })).items.map((r) => r.name.slice(`priv/${prefix}`.length)).sort();
+      // Artifact deletes leave an empty repository; repository deletes remove it.
+      const withArtifacts = [];
+      for (const who of WHO) if ((await h.metadata.getRepository(`priv/del-${who.toLowerCase()}`))!.artifactCount > 0) withArtifacts.push(who.toLowerCase());
+      expect(withArtifacts.sort()).to.deep.equal(['anonymous', 'developer', 'guest', 'limitedguest', 'nonmember', 'projectrobot', 'systemrobot']);
+      expect(await left('rm-')).to.deep.equal(['anonymous', 'developer', 'guest', 'limitedguest', 'nonmember', 'projectrobot', 'systemrobot']);
+      const robots = await h.access.listRobots({ level: 'project', projectId: cast.projects.priv }, { page: 1, pageSize: 50 });
+      expect(robots.items.map((r) => r.name).sort()).to.deep.equal(['robot$priv+ci', 'robot$priv+r-admin', 'robot$priv+r-projectadmin']);
       const members = await h.access.listMembers(cast.projects.pub, { userName: 'extra-' }, { page: 1, pageSize: 50 });
       expect(members.items.map((m) => m.userName).sort()).to.deep.equal(['extra-admin', 'extra-projectadmin']);
     });
