@@ -361,6 +361,19 @@ export function managementApiSuite(backend: string, open: OpenHarnessDatabase): 
       });
     });
 
+    describe('login rate limit', () => {
+      it('after 10 failures a user is locked out with 429 TOO_MANY_REQUESTS and Retry-After, even with the right password', async () => {
+        await h.access.createUser({ name: 'target', passwordHash: await h.auth.passwords.hash(PASSWORD) });
+        for (let i = 0; i < 10; i++) expect((await api('GET', '/users/current', { as: ['target', `guess-${i}`] })).status).to.equal(401);
+        const locked = await api('GET', '/users/current', { as: ['target', PASSWORD] });
+        expect(locked.status).to.equal(429);
+        expect(locked.json.errors[0].code).to.equal('TOO_MANY_REQUESTS');
+        expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 300);
+        // Another user from the same address is not locked out.
+        expect((await api('GET', '/users/current', { as: cast.creds.guest })).status).to.equal(200);
+      });
+    });
+
     describe('sessions (portal) with CSRF', () => {
       it('login sets an HttpOnly cookie and a CSRF token; writes need the header; logout ends the session', async () => {
         const form = new URLSearchParams({ principal: 'u-developer', password: PASSWORD }).toString();
