@@ -13,7 +13,12 @@
  *     Measured (bench/hashers.ts): Node's crypto hashes about 5x faster than hash-wasm, whose
  *     state could be saved in the cache, so re-reading a moved session once at the end costs
  *     less than hashing every chunk in WebAssembly;
- *   - a lock in the cache (setIfAbsent) keeps two requests from writing one session at once.
+ *   - a lock in the cache (setIfAbsent) keeps two requests from writing one session at once;
+ *   - the session as this process last left it (info, parts, offset) is kept in process, and
+ *     the next request checks it with two stats instead of listing and reading the session
+ *     back: the info is still there (not finished or cancelled elsewhere) and no part exists at
+ *     the known offset (every append, on any replica, writes exactly there). Any error means
+ *     reading storage again.
  *
  * Finishing verifies the digest, then BlobStore.commit moves the parts into place atomically.
  */
@@ -80,6 +85,30 @@ function digestKey(id: string, algorithm: DigestAlgorithm, offset: number): stri
 function lockKey(id: string): string {
   return `upload:${id}:lock`;
 }
+/** Sessions as this process last left them, to be checked against storage before use. Bounded like RunningHashes. */
+class KnownSessions {
+  private readonly entries = new Map<string, { info: SessionInfo; parts: ObjectInfo[]; offset: number }>();
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  get(id: string): Session | undefined {
+    const entry = this.entries.get(id);
+    return entry ? { id, info: entry.info, parts: [...entry.parts], offset: entry.offset } : undefined;
+  }
+
+  set(session: Session): void {
+    this.entries.delete(session.id);
+    this.entries.set(session.id, { info: session.info, parts: [...session.parts], offset: session.offset });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+}
 
 /**
  * Running hashes of the sessions this process is writing, by upload id, each valid at one
@@ -142,6 +171,7 @@ export class BlobUploadSessions {
   private readonly blobs: BlobStore;
   private readonly ttlSeconds: number;
   private readonly running = new RunningHashes();
+  private readonly known = new KnownSessions();
 
   constructor(deps: BlobUploadSessionsDeps) {
     this.storage = deps.storage;
@@ -157,11 +187,12 @@ export class BlobUploadSessions {
     const id = randomUUID();
     const info: SessionInfo = { repository, startedAt: new Date().toISOString(), ...(algorithm ? { algorithm } : {}) };
     await this.storage.put(uploadInfoPath(id), Buffer.from(JSON.stringify(info)));
+    this.known.set({ id, info, parts: [], offset: 0 });
     return { id, repository, offset: 0 };
   }
 
   async status(repository: string, id: string): Promise<UploadStatus> {
-    const session = await this.load(repository, id);
+    const session = await this.current(repository, id);
     return { id, repository, offset: session.offset };
   }
 
@@ -169,6 +200,7 @@ export class BlobUploadSessions {
   async append(repository: string, id: string, body: UploadBody): Promise<UploadStatus> {
     return this.locked(repository, id, async (session) => {
       await this.writePart(session, body);
+      this.known.set(session);
       return { id, repository, offset: session.offset };
     });
   }
@@ -197,15 +229,17 @@ export class BlobUploadSessions {
       );
       await this.storage.deletePrefix(uploadPrefix(id));
       this.running.delete(id);
+      this.known.delete(id);
       await this.cache.delete(digestKey(id, digest.algorithm, session.offset));
       return blob;
     });
   }
 
   async cancel(repository: string, id: string): Promise<void> {
-    await this.load(repository, id);
+    await this.current(repository, id);
     await this.storage.deletePrefix(uploadPrefix(id));
     this.running.delete(id);
+    this.known.delete(id);
   }
 
   /**
@@ -225,6 +259,7 @@ export class BlobUploadSessions {
       if (await this.cache.get(lockKey(id))) continue;
       await this.storage.deletePrefix(uploadPrefix(id));
       this.running.delete(id);
+      this.known.delete(id);
       removed++;
     }
     return removed;
@@ -247,6 +282,19 @@ export class BlobUploadSessions {
     } finally {
       await this.storage.deletePrefix(uploadPrefix(id));
     }
+  }
+
+  /** The session as this process left it when storage shows no change since, else read from storage. */
+  private async current(repository: string, id: string): Promise<Session> {
+    if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 80) } });
+    const session = this.known.get(id);
+    if (!session || session.info.repository !== repository) return this.load(repository, id);
+    const [info, next] = await Promise.all([
+      this.storage.stat(uploadInfoPath(id)),
+      this.storage.stat(uploadPartPath(id, session.offset)),
+    ]);
+    if (!info || next) return this.load(repository, id);
+    return session;
   }
 
   private async load(repository: string, id: string): Promise<Session> {
@@ -296,8 +344,12 @@ export class BlobUploadSessions {
     }, (LOCK_TTL_SECONDS * 1000) / 3);
     refresh.unref();
     try {
-      const session = await this.load(repository, id);
+      const session = await this.current(repository, id);
       return await work(session);
+    } catch (err) {
+      // The session may be half-changed (a part written then removed): read storage next time.
+      this.known.delete(id);
+      throw err;
     } finally {
       clearInterval(refresh);
       await this.cache.deleteIfEquals(key, token).catch(() => undefined);
