@@ -44,6 +44,8 @@ export interface RegistryDeps {
    * services so that deletes through them drop the same caches.
    */
   extraRoutes?: (services: V2Services) => Middleware[];
+  /** Middleware around everything, first in line (the /v2 audit recorder sees final statuses). */
+  outermost?: Middleware[];
 }
 
 export function createRegistryServices(deps: RegistryDeps): V2Services {
@@ -63,6 +65,7 @@ export function createRegistryServices(deps: RegistryDeps): V2Services {
 export function createRegistryApp(deps: RegistryDeps): Koa {
   const app = new Koa();
   const services = createRegistryServices(deps);
+  for (const middleware of deps.outermost ?? []) app.use(middleware);
   app.use(registryErrorResponse(deps.logger));
   app.use(v2Router(services));
   // After /v2, so the data plane's hot path runs through no other middleware.

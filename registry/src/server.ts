@@ -14,7 +14,10 @@ import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { createRegistryApp } from './app.ts';
+import { AccessStoreAuditSink, createManagementRouter, createTokenRouter, loginAuditHook, v2AuditRecorder, type AuditSink } from './api/index.ts';
+import { createRegistryApp, type RegistryDeps } from './app.ts';
+import { createAuth } from './auth/config.ts';
+import { ensureInitialAdmin, type InitialAdminStore } from './auth/initial-admin.ts';
 import { AUTH_LOG_REDACT_PATHS, scrubCredentials } from './auth/log-redaction.ts';
 import type { CacheStore } from './cache/cache.ts';
 import { MemoryCache } from './cache/memory.ts';
@@ -22,10 +25,12 @@ import { RedisCache } from './cache/redis.ts';
 import { redactConfig, redactUrlPassword } from './config/redact.ts';
 import type { BerthConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
+import { ConflictError } from './metadata/access-store.ts';
 import { PGliteDatabase } from './metadata/pglite.ts';
 import { PostgresDatabase } from './metadata/postgres.ts';
+import { SqlAccessStore } from './metadata/sql-access-store.ts';
 import { SqlMetadataStore } from './metadata/sql-store.ts';
-import type { MetadataStore } from './metadata/store.ts';
+import type { MetadataStore, SqlDatabase } from './metadata/store.ts';
 import type { BlobStorageDriver } from './storage/driver.ts';
 import { FilesystemDriver } from './storage/filesystem.ts';
 import { S3Driver } from './storage/s3.ts';
@@ -69,6 +74,12 @@ interface Backends {
   cache: CacheStore;
 }
 
+/** The backends, and the SQL database under the metadata store (closed with it). */
+interface OpenedBackends {
+  backends: Backends;
+  database: SqlDatabase;
+}
+
 // Load balancers commonly drop idle connections after 60 s: keep ours open longer, so
 // the balancer, not the registry, closes them (no request lost on a closing socket).
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -77,6 +88,7 @@ const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 // Under Kubernetes' default 30 s termination grace period.
 const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+const BERTH_VERSION = '0.1.0';
 const DEFAULT_TLS_RELOAD_MS = 30_000;
 
 /** pino JSON on stdout, with credentials in logged objects (headers, tokens) redacted. */
@@ -90,10 +102,11 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   const logger = options.logger ?? createLogger(config.log.level);
   logger.info({ config: redactConfig(config) }, 'configuration');
 
-  const backends = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
+  const { backends, database } = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
   let server: Server;
+  let audit: AuditSink | undefined;
   try {
-    const app = createRegistryApp({
+    const deps: RegistryDeps = {
       ...backends,
       logger,
       options: {
@@ -101,7 +114,13 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
         maxManifestBytes: config.limits.maxManifestBytes,
         uploadSessionTtlSeconds: config.limits.uploadSessionTtlSeconds,
       },
-    });
+    };
+    if (config.auth.enabled) {
+      const wired = await wireAuth(config, backends, database, logger);
+      audit = wired.audit;
+      Object.assign(deps, wired.deps);
+    }
+    const app = createRegistryApp(deps);
     server = await listen(config, app.callback());
   } catch (error) {
     await closeBackends(backends, logger);
@@ -123,6 +142,7 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
       stopTlsReload();
       logger.info('registry stopping: draining requests');
       await drain(server, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      await audit?.flush();
       await closeBackends(backends, logger);
       logger.info('registry stopped');
     })();
@@ -131,10 +151,97 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   return { url, port, close };
 }
 
+/**
+ * Token auth (auth.enabled): users, projects, robots and the audit log in the metadata
+ * database; the /v2 AccessController; the token endpoint and the management API mounted
+ * next to /v2; the initial admin created once.
+ */
+async function wireAuth(
+  config: BerthConfig,
+  backends: Backends,
+  database: SqlDatabase,
+  logger: Logger,
+): Promise<{ audit: AuditSink; deps: Pick<RegistryDeps, 'access' | 'extraRoutes' | 'outermost'> }> {
+  const externalURL = required(config.http.externalURL).replace(/\/+$/, '');
+  const accessStore = new SqlAccessStore(database);
+  const audit = new AccessStoreAuditSink(accessStore, logger);
+  const auth = await createAuth(config.auth, {
+    cache: backends.cache,
+    identities: accessStore,
+    projects: accessStore,
+    externalURL,
+    onLogin: loginAuditHook(audit),
+  });
+  if (auth.ephemeralSigningKey) {
+    logger.warn(
+      { kid: auth.signingKeyId },
+      'auth: no signingKeyFile configured; tokens are signed by a key generated at this start (one replica only, tokens end with the process)',
+    );
+  }
+
+  // Replicas starting together race to create the admin: the loser finds it taken.
+  const adminStore: InitialAdminStore = {
+    findUser: (name) => accessStore.findUser(name),
+    createUser: async (input) => {
+      try {
+        await accessStore.createUser(input);
+      } catch (error) {
+        if (error instanceof ConflictError) return undefined;
+        throw error;
+      }
+      return accessStore.findUser(input.name);
+    },
+  };
+  const admin = await ensureInitialAdmin(adminStore, config.auth.admin, auth.passwords);
+  if (admin.created) {
+    logger.info({ user: admin.user.name }, 'auth: initial system administrator created');
+    if (admin.generatedPassword !== undefined) {
+      // Printed once, outside the JSON log stream, so log shipping never carries it.
+      process.stderr.write(
+        `\nInitial administrator created: user "${admin.user.name}", password: ${admin.generatedPassword}\n` +
+          'It is shown only this once: change it (PUT /api/v2.0/users/{id}/password) and keep it safe.\n\n',
+      );
+    }
+  }
+
+  const health: Record<string, () => Promise<void>> = {
+    storage: async () => {
+      await backends.storage.stat('_health/probe');
+    },
+    metadata: () => backends.metadata.ping(),
+    cache: () => backends.cache.ping(),
+  };
+  return {
+    audit,
+    deps: {
+      access: auth.access,
+      // /v2 push, pull and delete by authenticated callers, from the subject the access check set.
+      outermost: [v2AuditRecorder(audit)],
+      extraRoutes: (services) => [
+        createTokenRouter({ tokens: auth.tokens, externalURL, logger }),
+        createManagementRouter({
+          access: accessStore,
+          metadata: backends.metadata,
+          manifests: services.manifests,
+          cache: backends.cache,
+          authenticator: auth.authenticator,
+          passwords: auth.passwords,
+          audit,
+          health,
+          system: { version: BERTH_VERSION, externalURL, policy: { projectCreation: config.auth.projectCreation } },
+          logger,
+          secureCookies: config.http.tls !== undefined || externalURL.startsWith('https:'),
+        }),
+      ],
+    },
+  };
+}
+
 /** Open and check every backend at once, so one start reports every unreachable service. */
-async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: number): Promise<Backends> {
+async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: number): Promise<OpenedBackends> {
   const secrets = secretsOf(config);
   const opened: Partial<Backends> = {};
+  let sqlDatabase: SqlDatabase | undefined;
   const problems: StartupProblem[] = [];
 
   /**
@@ -192,12 +299,14 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
           });
           const store = new SqlMetadataStore(db);
           keep(store);
+          sqlDatabase = db;
           await store.migrate();
         })
       : check('metadata', `database pglite at ${resolve(database.pglite.dataDirectory)}`, false, async (keep) => {
           const db = await PGliteDatabase.open({ dataDirectory: resolve(database.pglite.dataDirectory) });
           const store = new SqlMetadataStore(db);
           keep(store);
+          sqlDatabase = db;
           await store.migrate();
         }),
     cache.driver === 'redis'
@@ -215,7 +324,7 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
     await closeBackends(opened, logger);
     throw new StartupError(problems);
   }
-  return opened as Backends;
+  return { backends: opened as Backends, database: required(sqlDatabase) };
 }
 
 async function closeBackends(backends: Partial<Backends>, logger: Logger): Promise<void> {

@@ -54,7 +54,18 @@ export async function authorize(ctx: Context, services: V2Services, wanted: Acce
   }
   throw new RegistryError(decision.code, decision.message, {
     status: decision.status,
-    ...(decision.challenge ? { headers: { 'WWW-Authenticate': decision.challenge } } : {}),
+    ...(decision.challenge ? { headers: { 'WWW-Authenticate': withDescription(decision.challenge, decision.message) } } : {}),
     ...(wanted.length > 0 ? { detail: wanted.map((w) => ({ Type: w.type, Name: w.name, Action: w.actions.join(',') })) } : {}),
   });
+}
+
+/**
+ * A Bearer challenge that names an RFC 6750 error also carries the reason as
+ * error_description: Docker-derived clients (docker, skopeo, podman) print it, and a HEAD
+ * answer has no body to carry the message ("project x does not exist").
+ */
+function withDescription(challenge: string, message: string): string {
+  if (!/^Bearer /.test(challenge) || !/[ ,]error="/.test(challenge) || /error_description=/.test(challenge)) return challenge;
+  const printable = message.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, "'");
+  return `${challenge},error_description="${printable}"`;
 }
