@@ -14,6 +14,9 @@ class RecordingAccess implements AccessController {
     if (wanted.some((w) => w.name.startsWith('locked/')) && !request.headers.authorization) {
       return { ok: false as const, status: 401 as const, code: 'UNAUTHORIZED' as const, message: 'authentication required', challenge: 'Bearer realm="http://auth.example/token",service="berth"' };
     }
+    if (wanted.some((w) => w.name.startsWith('gone/'))) {
+      return { ok: false as const, status: 401 as const, code: 'UNAUTHORIZED' as const, message: 'project "gone" does not exist', challenge: 'Bearer realm="http://auth.example/token",service="berth",error="insufficient_scope"' };
+    }
     if (wanted.some((w) => w.name.startsWith('private/'))) {
       return { ok: false as const, status: 403 as const, code: 'DENIED' as const, message: 'denied' };
     }
@@ -85,5 +88,13 @@ describe('registry /v2 HTTP: access seam', function () {
     expect(reply.headers.get('docker-upload-uuid')).to.be.a('string');
     const blob = await client.request('HEAD', `/v2/open/guesser/blobs/${digest}`);
     expect(blob.status).to.equal(404);
+  });
+
+  it('puts the reason of a Bearer error into error_description, where HEAD answers (no body) still show it', async function () {
+    const reply = await client.request('HEAD', `/v2/gone/app/blobs/${digestOf('x')}`);
+    expect(reply.status).to.equal(401);
+    expect(reply.headers.get('www-authenticate')).to.equal(
+      `Bearer realm="http://auth.example/token",service="berth",error="insufficient_scope",error_description="project 'gone' does not exist"`,
+    );
   });
 });
