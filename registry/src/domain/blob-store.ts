@@ -112,6 +112,19 @@ export class BlobStore {
     return { digest: digest.value, size };
   }
 
+  /**
+   * Store a whole blob from `body` straight into place and link it to `repository`. `body` must
+   * fail at its end unless its content is `digest` (see VerifyingStream in uploads.ts): the
+   * driver makes an object visible only when its stream ends cleanly, so nothing unverified
+   * is ever visible, and no upload part has to be moved or assembled.
+   */
+  async putVerified(repository: string, digest: Digest, body: Readable): Promise<BlobInfo> {
+    const size = await this.storage.put(blobDataPath(digest), body);
+    await this.metadata.putBlob(repository, { digest: digest.value, size });
+    await this.remember(repository, digest.value, size);
+    return { digest: digest.value, size };
+  }
+
   private async remember(repository: string, digest: string, size: number): Promise<void> {
     await this.cache?.set(linkKey(repository, digest), String(size), this.ttl);
   }

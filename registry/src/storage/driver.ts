@@ -12,8 +12,10 @@
  *   _uploads/<uuid>/info                               JSON {repository, startedAt}
  *   _uploads/<uuid>/parts/<16-digit zero-padded offset> the chunks received so far, in order
  *
- * A blob becomes visible under blobs/ only through `assemble`, called after its digest
- * has been verified, so a partial blob is never visible.
+ * A blob becomes visible under blobs/ only after its digest has been verified: through
+ * `assemble` of verified upload parts, or through a `put` whose body stream fails at its end
+ * unless the digest matches (a whole blob in one request, domain/uploads.ts), which `put`
+ * never makes visible. So a partial or unverified blob is never visible.
  *
  * Every implementation passes the shared suite in registry/test/storage/driver-suite.ts.
  */
