@@ -38,7 +38,14 @@ export const PROJECT_ROBOT_PERMISSIONS: RobotPermission[] = [
 ];
 
 export const SYSTEM_ROBOT_PERMISSIONS: RobotPermission[] = [
-  { kind: 'system', namespace: '/', access: [{ resource: 'audit-log', action: 'list' }] },
+  {
+    kind: 'system',
+    namespace: '/',
+    access: [
+      { resource: 'audit-log', action: 'list' },
+      { resource: 'catalog', action: 'read' },
+    ],
+  },
   {
     kind: 'project',
     namespace: '*',

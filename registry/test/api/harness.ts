@@ -1,19 +1,24 @@
 /**
- * A real listening server for the /api tests: the management API and token endpoint over a
- * real SqlAccessStore and SqlMetadataStore on PGlite, the auth parts built by createAuth
- * (the composition root's path), MemoryCache. Every response passes through `call`, which
- * finds the documented operation, validates the body against its schema and records that
- * the operation was exercised.
+ * A real listening server for the /api and /v2 auth tests, wired as the composition root
+ * (server.ts) wires it with auth on: the /v2 registry app with the token AccessController and
+ * the audit recorder, the token endpoint and the management API, over a real SqlAccessStore
+ * and SqlMetadataStore (PGlite or PostgreSQL), blobs on the filesystem in a temporary
+ * directory, the auth parts built by createAuth, MemoryCache. Every /api response passes
+ * through `call`, which finds the documented operation, validates the body against its
+ * schema and records that the operation was exercised.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { expect } from 'chai';
 import { AuthSchema, createAuth, type AuthParts } from '../../src/auth/config.ts';
 import { MemoryCache } from '../../src/cache/memory.ts';
-import { ManifestService } from '../../src/domain/manifests.ts';
+import { createRegistryApp } from '../../src/app.ts';
+import type { ManifestService } from '../../src/domain/manifests.ts';
 import { migrate } from '../../src/metadata/migrations.ts';
 import { PGliteDatabase } from '../../src/metadata/pglite.ts';
 import { PostgresDatabase } from '../../src/metadata/postgres.ts';
@@ -21,13 +26,16 @@ import type { SqlDatabase } from '../../src/metadata/store.ts';
 import { freshDatabase } from '../metadata/fresh-database.ts';
 import { SqlAccessStore } from '../../src/metadata/sql-access-store.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
+import { FilesystemDriver } from '../../src/storage/filesystem.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { mediaTypes } from '../../src/oci/media-types.ts';
-import { AccessStoreAuditSink, createManagementRouter, createTokenRouter, loginAuditHook, OPERATIONS, API_PREFIX, type Operation } from '../../src/api/index.ts';
+import { AccessStoreAuditSink, createManagementRouter, createTokenRouter, loginAuditHook, v2AuditRecorder, OPERATIONS, API_PREFIX, type Operation } from '../../src/api/index.ts';
 import { ErrorBody } from '../../src/api/schemas.ts';
 
 export interface Harness {
   url: string;
+  /** The token realm's base: challenges name `${externalURL}/service/token`. */
+  externalURL: string;
   access: SqlAccessStore;
   metadata: SqlMetadataStore;
   auth: AuthParts;
@@ -72,45 +80,59 @@ export async function startHarness(open: OpenHarnessDatabase = openPGlite): Prom
   const access = new SqlAccessStore(db);
   const metadata = new SqlMetadataStore(db);
   const cache = new MemoryCache();
+  const blobsDir = await mkdtemp(join(tmpdir(), 'berth-harness-'));
+  const storage = new FilesystemDriver({ rootDirectory: blobsDir });
   const logLines: string[] = [];
   const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const audit = new AccessStoreAuditSink(access, logger);
   const externalURL = 'http://registry.test';
   const config = Value.Parse(AuthSchema, { enabled: true, passwordHash: { memoryKiB: 1024, passes: 1 } });
   const auth = await createAuth(config, { cache, identities: access, projects: access, externalURL, onLogin: loginAuditHook(audit) });
-  const manifests = new ManifestService({ metadata, cache, maxManifestBytes: 4 * 1024 * 1024 });
+  let manifests: ManifestService | undefined;
   let probeDown = false;
-  const app = new Koa();
-  app.use(createTokenRouter({ tokens: auth.tokens, externalURL, logger }));
-  app.use(
-    createManagementRouter({
-      access,
-      metadata,
-      manifests,
-      cache,
-      authenticator: auth.authenticator,
-      passwords: auth.passwords,
-      audit,
-      health: {
-        metadata: () => metadata.ping(),
-        cache: () => cache.ping(),
-        probe: async () => {
-          if (probeDown) throw new Error('connect ECONNREFUSED redis://user:hunter2@10.0.0.1:6379');
-        },
-      },
-      system: { version: '0.1.0-test', externalURL },
-      logger,
-    }),
-  );
+  const app = createRegistryApp({
+    storage,
+    metadata,
+    cache,
+    logger,
+    options: { externalURL, maxManifestBytes: 4 * 1024 * 1024, uploadSessionTtlSeconds: 3600 },
+    access: auth.access,
+    outermost: [v2AuditRecorder(audit)],
+    extraRoutes: (services) => {
+      manifests = services.manifests;
+      return [
+        createTokenRouter({ tokens: auth.tokens, externalURL, logger }),
+        createManagementRouter({
+          access,
+          metadata,
+          manifests: services.manifests,
+          cache,
+          authenticator: auth.authenticator,
+          passwords: auth.passwords,
+          audit,
+          health: {
+            metadata: () => metadata.ping(),
+            cache: () => cache.ping(),
+            probe: async () => {
+              if (probeDown) throw new Error('connect ECONNREFUSED redis://user:hunter2@10.0.0.1:6379');
+            },
+          },
+          system: { version: '0.1.0-test', externalURL },
+          logger,
+        }),
+      ];
+    },
+  });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    externalURL,
     access,
     metadata,
     auth,
-    manifests,
+    manifests: manifests!,
     audit,
     logLines,
     setProbeDown: (down) => {
@@ -124,6 +146,8 @@ export async function startHarness(open: OpenHarnessDatabase = openPGlite): Prom
       await audit.flush();
       await cache.close();
       await dispose();
+      await storage.close();
+      await rm(blobsDir, { recursive: true, force: true });
     },
   };
 }
@@ -200,14 +224,23 @@ export async function call(base: string, method: string, path: string, options: 
   return { status: response.status, headers: response.headers, text, json, operation };
 }
 
-/** Store a small image (config + layer blobs, an OCI manifest) in `repository` under `tags`. */
-export async function pushImage(store: SqlMetadataStore, repository: string, tags: string[], seed: string): Promise<string> {
+/** A small image: a config and a layer blob, and the OCI manifest naming them. */
+export interface TestImage {
+  config: Buffer;
+  layer: Buffer;
+  configDigest: string;
+  layerDigest: string;
+  manifest: Buffer;
+  /** The manifest's digest. */
+  digest: string;
+}
+
+/** A distinct small image for each `seed` (so every blob and manifest digest differs). */
+export function testImage(seed: string): TestImage {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
   const layer = Buffer.from(`layer ${seed}`);
   const configDigest = digestOf(config);
   const layerDigest = digestOf(layer);
-  await store.putBlob(repository, { digest: configDigest, size: config.length });
-  await store.putBlob(repository, { digest: layerDigest, size: layer.length });
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -216,10 +249,23 @@ export async function pushImage(store: SqlMetadataStore, repository: string, tag
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
     }),
   );
-  const digest = digestOf(manifest);
+  return { config, layer, configDigest, layerDigest, manifest, digest: digestOf(manifest) };
+}
+
+/** Store a small image's metadata (blobs linked, manifest) in `repository` under `tags`; no blob bytes. */
+export async function pushImage(store: SqlMetadataStore, repository: string, tags: string[], seed: string): Promise<string> {
+  const image = testImage(seed);
+  await store.putBlob(repository, { digest: image.configDigest, size: image.config.length });
+  await store.putBlob(repository, { digest: image.layerDigest, size: image.layer.length });
   await store.putManifest(
-    { repository, digest, mediaType: mediaTypes.ociManifest, content: manifest, references: { blobs: [configDigest, layerDigest], manifests: [] } },
+    {
+      repository,
+      digest: image.digest,
+      mediaType: mediaTypes.ociManifest,
+      content: image.manifest,
+      references: { blobs: [image.configDigest, image.layerDigest], manifests: [] },
+    },
     tags,
   );
-  return digest;
+  return image.digest;
 }
