@@ -39,23 +39,32 @@ interface Seeded {
   open: TestImage;
 }
 
+/** One cell of the matrix: a caller, a project, how the caller authenticates. */
+interface Cell {
+  h: Harness;
+  seeded: Seeded;
+  project: Project;
+  who: Who;
+  mode: Mode;
+}
+
 interface ActionSpec {
   /** The token scopes a client asks for before this operation; the first is the route's own. */
-  scopes(project: Project, who: Who, mode: Mode): string[];
-  requests(project: Project, who: Who, mode: Mode, seeded: Seeded): V2Request[];
+  scopes(cell: Cell): string[];
+  requests(cell: Cell): V2Request[];
   /** Checks of an allowed answer's content; problems are returned as text. */
-  content?(reply: Reply, request: V2Request, project: Project, who: Who, mode: Mode, seeded: Seeded): string[];
+  content?(reply: Reply, request: V2Request, cell: Cell): string[];
   /**
    * For writes: the status that means the write happened, and facts about the store that are
    * all false before the call, all true after it when it happened, and all still false when not.
    */
-  effect?: { status: number; facts(h: Harness, project: Project, who: Who, mode: Mode, seeded: Seeded): Promise<boolean[]> };
+  effect?: { status: number; facts(cell: Cell): Promise<boolean[]> };
 }
 
 const lower = (who: Who) => who.toLowerCase();
-const pushImageOf = (project: Project, who: Who, mode: Mode) => testImage(`push ${project} ${who} ${mode}`);
-const deleteImageOf = (project: Project, who: Who, mode: Mode) => testImage(`delete ${project} ${who} ${mode}`);
-const mountTarget = (project: Project, source: 'vault' | 'open', who: Who, mode: Mode) => `${project}/mount-${source}-${lower(who)}-${mode}`;
+const pushImageOf = ({ project, who, mode }: Pick<Cell, 'project' | 'who' | 'mode'>) => testImage(`push ${project} ${who} ${mode}`);
+const deleteImageOf = ({ project, who, mode }: Pick<Cell, 'project' | 'who' | 'mode'>) => testImage(`delete ${project} ${who} ${mode}`);
+const mountTarget = ({ project, who, mode }: Cell, source: 'vault' | 'open') => `${project}/mount-${source}-${lower(who)}-${mode}`;
 
 /** A client's push of `image` as `repository:tag`: both blobs monolithically, then the manifest. */
 function pushRequests(repository: string, tag: string, image: TestImage): V2Request[] {
@@ -68,48 +77,45 @@ function pushRequests(repository: string, tag: string, image: TestImage): V2Requ
 
 function mountAction(source: 'vault' | 'open'): ActionSpec {
   return {
-    scopes: (p, who, mode) => [`repository:${mountTarget(p, source, who, mode)}:pull,push`, `repository:${source}/base:pull`],
-    requests: (p, who, mode, seeded) => [
-      { method: 'POST', path: `/v2/${mountTarget(p, source, who, mode)}/blobs/uploads/?mount=${seeded[source].layerDigest}&from=${source}/base` },
-    ],
-    content: (reply, _request, p, who, mode, seeded) => {
-      const target = mountTarget(p, source, who, mode);
+    scopes: (cell) => [`repository:${mountTarget(cell, source)}:pull,push`, `repository:${source}/base:pull`],
+    requests: (cell) => [{ method: 'POST', path: `/v2/${mountTarget(cell, source)}/blobs/uploads/?mount=${cell.seeded[source].layerDigest}&from=${source}/base` }],
+    content: (reply, _request, cell) => {
+      const target = `${cell.h.externalURL}/v2/${mountTarget(cell, source)}`;
       const location = reply.headers.get('location') ?? '';
-      if (reply.status === 201) {
-        return location === `http://registry.test/v2/${target}/blobs/${seeded[source].layerDigest}` ? [] : [`mount Location ${location}`];
-      }
+      if (reply.status === 201) return location === `${target}/blobs/${cell.seeded[source].layerDigest}` ? [] : [`mount Location ${location}`];
       // 202: the fallback, an upload session in the target repository.
-      return location.startsWith(`http://registry.test/v2/${target}/blobs/uploads/`) && reply.headers.get('docker-upload-uuid') ? [] : [`upload session Location ${location}`];
+      return location.startsWith(`${target}/blobs/uploads/`) && reply.headers.get('docker-upload-uuid') ? [] : [`upload session Location ${location}`];
     },
     effect: {
       status: 201,
-      facts: async (h, p, who, mode, seeded) => [(await h.metadata.getLinkedBlob(mountTarget(p, source, who, mode), seeded[source].layerDigest)) !== undefined],
+      facts: async (cell) => [(await cell.h.metadata.getLinkedBlob(mountTarget(cell, source), cell.seeded[source].layerDigest)) !== undefined],
     },
   };
 }
 
 const ACTIONS: Record<V2Action, ActionSpec> = {
   pull: {
-    scopes: (p) => [`repository:${p}/img:pull`],
-    requests: (p, _who, _mode, seeded) => [
-      { method: 'GET', path: `/v2/${p}/img/manifests/v1` },
-      { method: 'GET', path: `/v2/${p}/img/blobs/${seeded.img[p].layerDigest}` },
+    scopes: ({ project }) => [`repository:${project}/img:pull`],
+    requests: ({ project, seeded }) => [
+      { method: 'GET', path: `/v2/${project}/img/manifests/v1` },
+      { method: 'GET', path: `/v2/${project}/img/blobs/${seeded.img[project].layerDigest}` },
     ],
-    content: (reply, request, p, _who, _mode, seeded) => {
-      const expected = request.path.includes('/manifests/') ? seeded.img[p].manifest : seeded.img[p].layer;
+    content: (reply, request, { project, seeded }) => {
+      const expected = request.path.includes('/manifests/') ? seeded.img[project].manifest : seeded.img[project].layer;
       return reply.body.equals(expected) ? [] : [`${request.path} served other bytes`];
     },
   },
   push: {
-    scopes: (p) => [`repository:${p}/push:pull,push`],
-    requests: (p, who, mode) => pushRequests(`${p}/push`, `${who}-${mode}`, pushImageOf(p, who, mode)),
+    scopes: ({ project }) => [`repository:${project}/push:pull,push`],
+    requests: (cell) => pushRequests(`${cell.project}/push`, `${cell.who}-${cell.mode}`, pushImageOf(cell)),
     effect: {
       status: 201,
-      facts: async (h, p, who, mode) => {
-        const image = pushImageOf(p, who, mode);
+      facts: async (cell) => {
+        const { h, project, who, mode } = cell;
+        const image = pushImageOf(cell);
         return [
-          (await h.metadata.resolveTag(`${p}/push`, `${who}-${mode}`)) === image.digest,
-          (await h.metadata.getLinkedBlob(`${p}/push`, image.layerDigest)) !== undefined,
+          (await h.metadata.resolveTag(`${project}/push`, `${who}-${mode}`)) === image.digest,
+          (await h.metadata.getLinkedBlob(`${project}/push`, image.layerDigest)) !== undefined,
           (await h.metadata.getBlob(image.layerDigest)) !== undefined,
           (await h.metadata.getBlob(image.configDigest)) !== undefined,
         ];
@@ -117,11 +123,11 @@ const ACTIONS: Record<V2Action, ActionSpec> = {
     },
   },
   delete: {
-    scopes: (p) => [`repository:${p}/del:delete`],
-    requests: (p, who, mode) => [{ method: 'DELETE', path: `/v2/${p}/del/manifests/${deleteImageOf(p, who, mode).digest}` }],
+    scopes: ({ project }) => [`repository:${project}/del:delete`],
+    requests: (cell) => [{ method: 'DELETE', path: `/v2/${cell.project}/del/manifests/${deleteImageOf(cell).digest}` }],
     effect: {
       status: 202,
-      facts: async (h, p, who, mode) => [(await h.metadata.getManifest(`${p}/del`, deleteImageOf(p, who, mode).digest)) === undefined],
+      facts: async (cell) => [(await cell.h.metadata.getManifest(`${cell.project}/del`, deleteImageOf(cell).digest)) === undefined],
     },
   },
   'mount from vault': mountAction('vault'),
@@ -136,11 +142,11 @@ const ACTIONS: Record<V2Action, ActionSpec> = {
     },
   },
   tags: {
-    scopes: (p) => [`repository:${p}/img:pull`],
-    requests: (p) => [{ method: 'GET', path: `/v2/${p}/img/tags/list` }],
-    content: (reply, _request, p) => {
+    scopes: ({ project }) => [`repository:${project}/img:pull`],
+    requests: ({ project }) => [{ method: 'GET', path: `/v2/${project}/img/tags/list` }],
+    content: (reply, _request, { project }) => {
       const body = reply.body.toString();
-      return body === JSON.stringify({ name: `${p}/img`, tags: ['v1'] }) ? [] : [`tags ${body}`];
+      return body === JSON.stringify({ name: `${project}/img`, tags: ['v1'] }) ? [] : [`tags ${body}`];
     },
   },
 };
@@ -217,7 +223,7 @@ export function v2RoleMatrixSuite(backend: string, open: OpenHarnessDatabase): v
         ['open/base', 'v1', seeded.open],
       ];
       for (const project of ['priv', 'pub'] as const) {
-        for (const who of WHO) for (const mode of ['token', 'basic'] as const) pushes.push([`${project}/del`, `${who}-${mode}`, deleteImageOf(project, who, mode)]);
+        for (const who of WHO) for (const mode of ['token', 'basic'] as const) pushes.push([`${project}/del`, `${who}-${mode}`, deleteImageOf({ project, who, mode })]);
       }
       for (const [repository, tag, image] of pushes) {
         for (const request of pushRequests(repository, tag, image)) {
@@ -242,22 +248,23 @@ export function v2RoleMatrixSuite(backend: string, open: OpenHarnessDatabase): v
             const problems: string[] = [];
             for (const [index, who] of WHO.entries()) {
               want[who] = String(expected[index]);
+              const cell: Cell = { h, seeded, project, who, mode };
               const creds = cast.creds[who];
-              const scopes = action.scopes(project, who, mode);
+              const scopes = action.scopes(cell);
               const authorization = mode === 'token' ? `Bearer ${await fetchToken(h, creds, scopes)}` : creds && basic(creds);
-              const before = await action.effect?.facts(h, project, who, mode, seeded);
+              const before = await action.effect?.facts(cell);
               if (before?.some(Boolean)) problems.push(`${who}: already stored before the call: ${before}`);
               const statuses: number[] = [];
-              for (const request of action.requests(project, who, mode, seeded)) {
+              for (const request of action.requests(cell)) {
                 const reply = await send(h, request, authorization);
                 statuses.push(reply.status);
                 const where = (p: string) => `${who} ${request.method} ${request.path}: ${p}`;
                 if (reply.status >= 400) problems.push(...refusalProblems(h, reply, mode, scopes[0]!).map(where));
-                else if (action.content) problems.push(...action.content(reply, request, project, who, mode, seeded).map(where));
+                else if (action.content) problems.push(...action.content(reply, request, cell).map(where));
               }
               actual[who] = [...new Set(statuses)].join('/');
               if (action.effect) {
-                const after = await action.effect.facts(h, project, who, mode, seeded);
+                const after = await action.effect.facts(cell);
                 const happened = statuses.every((s) => s === action.effect!.status);
                 if (after.some((fact) => fact !== happened)) problems.push(`${who}: stored ${after} after ${statuses}, expected all ${happened}`);
               }
