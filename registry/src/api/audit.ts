@@ -88,9 +88,15 @@ export class AccessStoreAuditSink implements AuditSink {
   }
 }
 
-/** The PasswordAuthenticator's onLogin hook, recording login success and failure. */
+/**
+ * The PasswordAuthenticator's onLogin hook, recording login success and failure. A successful
+ * Basic login is not recorded: Basic credentials come with every request of a script, so it
+ * would be one "login" per request; the operation itself is recorded with its principal.
+ * Failed and rate-limited Basic logins are recorded.
+ */
 export function loginAuditHook(sink: AuditSink): (event: LoginEvent) => void {
   return (event) => {
+    if (event.channel === 'basic' && event.outcome === 'success') return;
     const reason = event.outcome === 'rate-limited' ? 'rate-limited' : event.reason;
     sink.record({
       principal: event.username,

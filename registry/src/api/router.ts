@@ -119,7 +119,7 @@ async function login(ctx: Context, context: ApiContext): Promise<void> {
   const name = typeof form['principal'] === 'string' ? form['principal'] : undefined;
   const password = typeof form['password'] === 'string' ? form['password'] : undefined;
   if (!name || password === undefined) throw new ApiError('BAD_REQUEST', 'principal and password are required');
-  const principal = await context.authenticator.authenticate(name, password, ctx.ip, 'basic');
+  const principal = await context.authenticator.authenticate(name, password, ctx.ip, 'session');
   if (principal.kind !== 'user') throw new ApiError('FORBIDDEN', 'robot accounts cannot open a session');
   const session = await context.sessions.create({ id: principal.id, name: principal.name });
   ctx.append('Set-Cookie', sessionCookie(session.id, context.sessions.ttlSeconds, context.secureCookies ?? false));

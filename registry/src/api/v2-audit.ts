@@ -3,8 +3,9 @@
  * the /v2 routes reads, after the response, the method, path, status and the subject the
  * AccessController put in ctx.state.subject, and records push, pull and delete. Anonymous
  * requests are not recorded (the log is of authenticated operations). A 401/403 is recorded
- * as a failure when a subject is known; today's /v2 layer sets the subject only on success,
- * so refusals show up through the login events instead.
+ * as a failure when the caller was identified (the access check sets the subject on refusals
+ * too): a refused manifest push, pull or delete, and a refused blob upload, which is where a
+ * push without push access stops.
  */
 import type { Context, Middleware, Next } from 'koa';
 import type { AuditEvent } from '../metadata/access-store.ts';
@@ -22,10 +23,28 @@ export interface V2Exchange {
 
 const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
 const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
+const UPLOAD = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/;
+const REFUSED = new Set([401, 403]);
 
 /** The audit event of one /v2 exchange, or undefined when it is not one the log keeps. */
 export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
   if (!exchange.subject) return undefined;
+  const upload = UPLOAD.exec(exchange.path);
+  if (upload) {
+    // Successful upload steps are not news (the manifest PUT records the push); a refusal is.
+    if (!REFUSED.has(exchange.status)) return undefined;
+    const repository = upload[1]!;
+    return {
+      principal: exchange.subject,
+      operation: 'push',
+      resourceType: 'blob',
+      resource: repository,
+      project: repository.split('/')[0]!,
+      outcome: 'failure',
+      clientAddress: exchange.clientAddress,
+      detail: { status: exchange.status },
+    };
+  }
   const method = exchange.method.toUpperCase();
   const manifest = MANIFEST.exec(exchange.path);
   const blob = manifest ? null : BLOB.exec(exchange.path);
@@ -40,7 +59,7 @@ export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
   else return undefined;
   const success = exchange.status < 300;
   // Only successes and refusals are news; a 404 pull of a missing tag is not an operation.
-  if (!success && exchange.status !== 401 && exchange.status !== 403) return undefined;
+  if (!success && !REFUSED.has(exchange.status)) return undefined;
   const separator = reference.includes(':') ? '@' : ':';
   const event: AuditEvent = {
     principal: exchange.subject,

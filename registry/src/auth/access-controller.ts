@@ -54,8 +54,8 @@ export class RegistryAccessController implements AccessController {
         throw err;
       }
       if (accessCovers(claims.access, scopes)) return subjectDecision(claims.sub);
-      const message = claims.sub === '' ? 'authentication required' : await this.insufficientMessage(scopes);
-      return this.unauthorized(scopes, message, 'insufficient_scope');
+      if (claims.sub === '') return this.unauthorized(scopes, 'authentication required', 'insufficient_scope');
+      return { ...this.unauthorized(scopes, await this.insufficientMessage(scopes), 'insufficient_scope'), subject: claims.sub };
     }
 
     let principal: Principal = ANONYMOUS;
@@ -77,7 +77,7 @@ export class RegistryAccessController implements AccessController {
     if (missing === undefined) return principal.kind === 'anonymous' ? { ok: true } : subjectDecision(principal.name);
     // Anonymous callers learn nothing about which private projects exist.
     if (principal.kind === 'anonymous') return this.unauthorized(scopes, 'authentication required');
-    return { ok: false, status: 403, code: 'DENIED', message: describeRefusal(missing) };
+    return { ok: false, status: 403, code: 'DENIED', message: describeRefusal(missing), subject: principal.name };
   }
 
   private unauthorized(scopes: Scope[], message: string, error?: 'invalid_token' | 'insufficient_scope'): AccessDecision {

@@ -20,8 +20,8 @@ import { verifySecret, type PasswordHasher } from './secrets.ts';
 export interface LoginEvent {
   username: string;
   clientAddress: string | undefined;
-  /** Where the credentials came: the token endpoint, or Basic auth on a request. */
-  channel: 'token' | 'basic';
+  /** Where the credentials came: the token endpoint, Basic auth on a request, or the portal's session login. */
+  channel: 'token' | 'basic' | 'session';
   outcome: 'success' | 'failure' | 'rate-limited';
   /** Why a login failed, for the audit log; never the password. */
   reason?: 'bad-credentials' | 'robot-inactive';

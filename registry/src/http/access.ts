@@ -18,7 +18,15 @@ export interface AccessCallerRequest {
 
 export type AccessDecision =
   | { ok: true; subject?: string }
-  | { ok: false; status: 401 | 403; challenge?: string; code: 'UNAUTHORIZED' | 'DENIED'; message: string };
+  | {
+      ok: false;
+      status: 401 | 403;
+      challenge?: string;
+      code: 'UNAUTHORIZED' | 'DENIED';
+      message: string;
+      /** Who was refused, when the caller was identified (a valid token or Basic login): for the audit log. */
+      subject?: string;
+    };
 
 export interface AccessController {
   /** `wanted` empty means "any authenticated caller" (GET /v2/). */

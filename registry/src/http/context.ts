@@ -48,10 +48,9 @@ export function location(services: V2Services, path: string): string {
 /** Asks the AccessController; a refusal becomes the 401/403 with its challenge. */
 export async function authorize(ctx: Context, services: V2Services, wanted: AccessRequest[]): Promise<void> {
   const decision = await services.access.authorize({ method: ctx.method, headers: ctx.headers, clientAddress: ctx.ip }, wanted);
-  if (decision.ok) {
-    if (decision.subject !== undefined) ctx.state.subject = decision.subject;
-    return;
-  }
+  // The subject is known on refusals too (an identified caller without the access): the audit log records them.
+  if (decision.subject !== undefined) ctx.state.subject = decision.subject;
+  if (decision.ok) return;
   throw new RegistryError(decision.code, decision.message, {
     status: decision.status,
     ...(decision.challenge ? { headers: { 'WWW-Authenticate': withDescription(decision.challenge, decision.message) } } : {}),

@@ -23,6 +23,10 @@ describe('v2AuditEvent: which /v2 exchanges the audit log keeps', () => {
     ['DELETE', `/v2/team/sub/app/manifests/${DIGEST}`, 202, { operation: 'delete', resource: `team/sub/app@${DIGEST}`, project: 'team' }],
     ['DELETE', `/v2/team/app/blobs/${DIGEST}`, 202, { operation: 'delete', resourceType: 'blob' }],
     ['PUT', '/v2/team/app/manifests/v1', 403, { operation: 'push', outcome: 'failure' }],
+    ['POST', '/v2/team/app/blobs/uploads/', 401, { operation: 'push', resourceType: 'blob', resource: 'team/app', project: 'team', outcome: 'failure' }],
+    ['PATCH', '/v2/team/app/blobs/uploads/0b1c', 403, { operation: 'push', resourceType: 'blob', outcome: 'failure' }],
+    ['POST', '/v2/team/app/blobs/uploads/', 202, undefined],
+    ['DELETE', `/v2/team/app/manifests/${DIGEST}`, 401, { operation: 'delete', outcome: 'failure' }],
     ['HEAD', '/v2/team/app/manifests/v1', 200, undefined],
     ['GET', '/v2/team/app/manifests/v1', 404, undefined],
     ['GET', `/v2/team/app/blobs/${DIGEST}`, 200, undefined],
@@ -86,11 +90,16 @@ describe('audit sink and /v2 recorder over the real SqlAccessStore (PGlite)', fu
     const hook = loginAuditHook(sink);
     hook({ username: 'mallory', clientAddress: '10.1.1.1', channel: 'token', outcome: 'failure', reason: 'bad-credentials' });
     hook({ username: 'mallory', clientAddress: '10.1.1.1', channel: 'basic', outcome: 'rate-limited' });
+    hook({ username: 'mallory', clientAddress: '10.1.1.1', channel: 'basic', outcome: 'failure', reason: 'bad-credentials' });
+    hook({ username: 'mallory', clientAddress: '10.1.1.1', channel: 'basic', outcome: 'success' }); // one per request: not kept
+    hook({ username: 'mallory', clientAddress: '10.1.1.1', channel: 'session', outcome: 'success' });
     await sink.flush();
     const entries = (await store.queryAudit({ principal: 'mallory' }, { page: 1, pageSize: 5 })).items;
     expect(entries.map((e) => [e.operation, e.outcome, e.detail])).to.have.deep.members([
       ['login', 'failure', { channel: 'token', reason: 'bad-credentials' }],
       ['login', 'failure', { channel: 'basic', reason: 'rate-limited' }],
+      ['login', 'failure', { channel: 'basic', reason: 'bad-credentials' }],
+      ['login', 'success', { channel: 'session' }],
     ]);
     expect(entries[0]!.clientAddress).to.equal('10.1.1.1');
   });

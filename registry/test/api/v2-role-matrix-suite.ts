@@ -275,5 +275,25 @@ export function v2RoleMatrixSuite(backend: string, open: OpenHarnessDatabase): v
         }
       }
     }
+
+    it('audit (runs after the matrix): refusals of identified callers are recorded, anonymous ones and Basic logins per request are not', async () => {
+      await h.audit.flush();
+      const entries = async (filter: Parameters<Harness['access']['queryAudit']>[0]) =>
+        (await h.access.queryAudit(filter, { page: 1, pageSize: 1000 })).items;
+      const guest = cast.creds.guest![0];
+      const guestPushes = await entries({ principal: guest, operation: 'push', project: 'priv', outcome: 'failure' });
+      expect(guestPushes.length, JSON.stringify(guestPushes)).to.be.greaterThanOrEqual(2);
+      // Each refused request of the push: the blob uploads (resource: the repository) and the manifest PUT.
+      expect(guestPushes.every((e) => e.resource.startsWith('priv/')), JSON.stringify(guestPushes)).to.equal(true);
+      expect(new Set(guestPushes.map((e) => e.resourceType))).to.deep.equal(new Set(['blob', 'artifact']));
+      const developer = cast.creds.developer![0];
+      const refusedDeletes = await entries({ principal: developer, operation: 'delete', project: 'priv', outcome: 'failure' });
+      expect(refusedDeletes.length, JSON.stringify(refusedDeletes)).to.be.greaterThanOrEqual(2);
+      expect(await entries({ principal: developer, operation: 'pull', project: 'priv', outcome: 'success' })).to.not.deep.equal([]);
+      const logins = await entries({ operation: 'login' });
+      const basicSuccesses = logins.filter((e) => e.outcome === 'success' && e.detail?.['channel'] === 'basic');
+      expect(basicSuccesses, 'a successful Basic login is not one entry per request').to.deep.equal([]);
+      expect(logins.filter((e) => e.outcome === 'success' && e.detail?.['channel'] === 'token')).to.not.deep.equal([]);
+    });
   });
 }
