@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,7 +95,14 @@ export class FilesystemDriver implements BlobStorageDriver {
       } else {
         // `flush` fsyncs before close; the temp file is complete and durable before the rename.
         const out = createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
-        await pipeline(body, out);
+        try {
+          await pipeline(body, out);
+        } catch (err) {
+          // pipeline rejects at the first error, possibly while `out` is still opening its file:
+          // removing the file now would run before it exists and leave it behind.
+          if (!out.closed) await once(out, 'close').catch(() => undefined);
+          throw err;
+        }
         size = out.bytesWritten;
       }
       await this.renameIntoPlace(tmp, path);
@@ -196,6 +204,7 @@ export class FilesystemDriver implements BlobStorageDriver {
     } catch (err) {
       throw toDriverError(err, first); // e.g. a concurrent assemble took it first
     }
+    let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       const rest = sources.slice(1).map((source) => this.fullPath(source));
       const appendAll = async function* () {
@@ -203,10 +212,12 @@ export class FilesystemDriver implements BlobStorageDriver {
           for await (const chunk of createReadStream(file, { highWaterMark: READ_HIGH_WATER_MARK })) yield chunk as Buffer;
         }
       };
-      const out = createWriteStream(tmp, { flags: 'a', flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+      out = createWriteStream(tmp, { flags: 'a', flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
       await pipeline(appendAll(), out);
       await this.renameIntoPlace(tmp, dest);
     } catch (err) {
+      // A write still in flight would land after the truncation below (see put).
+      if (out && !out.closed) await once(out, 'close').catch(() => undefined);
       await fs.truncate(tmp, firstSize).catch(() => undefined);
       await fs.mkdir(parentOf(firstPath), { recursive: true }).catch(() => undefined);
       await fs.rename(tmp, firstPath).catch(() => fs.rm(tmp, { force: true }));

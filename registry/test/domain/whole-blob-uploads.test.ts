@@ -32,9 +32,11 @@ interface Backend {
   cleanup(): Promise<void>;
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (const deadline = Date.now() + 10_000; !(await check()); await delay(50)) {
-    if (Date.now() > deadline) throw new Error(`still not settled after 10 s: ${what}`);
+async function until(what: () => Promise<string[]>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; ; await delay(50)) {
+    const left = await what();
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`still not settled after 10 s: ${left.join(', ')}`);
   }
 }
 
@@ -46,7 +48,7 @@ const backends: Array<{ name: string; open: () => Promise<Backend> }> = [
       const storage = new FilesystemDriver({ rootDirectory: root });
       return {
         storage,
-        settled: () => until('temporary files', async () => (await readdir(join(root, '.tmp')).catch(() => [])).length === 0),
+        settled: () => until(async () => (await readdir(join(root, '.tmp')).catch(() => [])).map((name) => `temporary file ${name}`)),
         cleanup: async () => {
           await storage.close();
           await rm(root, { recursive: true, force: true });
@@ -63,13 +65,13 @@ const backends: Array<{ name: string; open: () => Promise<Backend> }> = [
       await storage.ensureBucket();
       const client = new Client({ endPoint: minio.endPoint, port: minio.port, useSSL: minio.useSSL, accessKey: minio.accessKey, secretKey: minio.secretKey });
       const incomplete = async () => {
-        let n = 0;
-        for await (const _ of client.listIncompleteUploads(minio.bucket, `${prefix}/`, true)) n++;
-        return n;
+        const keys: string[] = [];
+        for await (const upload of client.listIncompleteUploads(minio.bucket, `${prefix}/`, true)) keys.push(`incomplete upload ${(upload as { key: string }).key}`);
+        return keys;
       };
       return {
         storage,
-        settled: () => until('incomplete multipart uploads', async () => (await incomplete()) === 0),
+        settled: () => until(incomplete),
         cleanup: async () => {
           await storage.deletePrefix('blobs').catch(() => undefined);
           await storage.deletePrefix('_uploads').catch(() => undefined);

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm, stat, utimes, writeFile, mkdir } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { FilesystemDriver } from '../../src/storage/filesystem.ts';
 import { describeDriverSuite } from './driver-suite.ts';
 
@@ -35,6 +36,24 @@ describe('FilesystemDriver specifics', function () {
     await driver.put('x/z', Buffer.from('2'));
     await driver.assemble('a/c', ['x/y', 'x/z']);
     assert.deepEqual(await readdir(join(root, '.tmp')), []);
+  });
+
+  it('leaves no temporary file when the body fails before the file is even open', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('warm/up', Buffer.from('x')); // .tmp exists, so the next put opens its file at once
+    for (let i = 0; i < 20; i++) {
+      const failing = new Readable({
+        read() {
+          this.destroy(new Error('client went away'));
+        },
+      });
+      await assert.rejects(driver.put(`a/${i}`, failing));
+      // Checked right when put rejects: nothing may be created after it.
+      assert.deepEqual(await readdir(join(root, '.tmp')), []);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(await readdir(join(root, '.tmp')), []);
+    assert.deepEqual(await driver.list('a'), []);
   });
 
   it('removes directories left empty by deletes, up to the root', async function () {
