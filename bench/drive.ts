@@ -2,10 +2,12 @@
  * The benchmark's load against registries that are already running, for profiling one of
  * them (e.g. Berth started with `node --cpu-prof`) without the full `npm run bench` setup.
  *
- *   npx tsx bench/drive.ts <name>=<url>[@<pid>] ... [--only push,chunked,pull,get,head] [--requests 4000]
+ *   npx tsx bench/drive.ts <name>=<url>[@<pid>] ... [--only push,chunked,pull,get,head,big] [--requests 4000] [--big-mib 2048]
+ *
+ * `big` (not in the default set) streams one large blob in and out, sampling the resident memory of <pid>.
  */
 import { readFileSync } from 'node:fs';
-import { randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, type Target, type Timed } from './load.ts';
+import { randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, bigBlob, rssMiB, type Target, type Timed } from './load.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -59,5 +61,12 @@ for (const target of targets) {
     await timed(500, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
     if (only.has('get')) await measure(target, 'manifest GET', 1, () => timed(requests, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept)));
     if (only.has('head')) await measure(target, 'manifest HEAD', 1, () => timed(requests, 32, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept)));
+  }
+  if (only.has('big') && target.pid !== undefined) {
+    const idle = rssMiB(target.pid);
+    const big = await bigBlob(target, target.pid, Number(option('big-mib', '2048')) * 1024 * 1024);
+    console.log(
+      `${target.name.padEnd(14)} big blob         in ${big.inMiBs.toFixed(1)} MiB/s  out ${big.outMiBs.toFixed(1)} MiB/s  RSS before ${idle.toFixed(0)} MiB, peak ${big.peakRssMiB.toFixed(0)} MiB`,
+    );
   }
 }

@@ -4,6 +4,7 @@
  * client costs as little CPU as possible on a 2-core machine.
  */
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 
 export interface Target {
@@ -156,6 +157,67 @@ export async function timed(total: number, concurrency: number, op: (i: number) 
 export async function manifestRequest(target: Target, repo: string, tag: string, method: 'GET' | 'HEAD', accept: string): Promise<void> {
   const res = await request(`${target.url}/v2/${repo}/manifests/${tag}`, method, { headers: { accept } });
   expectStatus(res, 200, `${method} manifest`);
+}
+
+/** Resident memory of a process, from /proc. */
+export function rssMiB(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Streams `size` bytes in and out of one registry, sampling its resident memory. */
+export async function bigBlob(target: Target, pid: number, size: number): Promise<{ peakRssMiB: number; inMiBs: number; outMiBs: number }> {
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+  try {
+    const piece = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < piece.length; i++) piece[i] = (i * 31 + 7) & 0xff;
+    const hash = createHash('sha256');
+    for (let sent = 0; sent < size; sent += piece.length) hash.update(piece);
+    const digest = `sha256:${hash.digest('hex')}`;
+    const repo = 'bench/big';
+    const start = await fetch(`${target.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    if (start.status !== 202) throw new Error(`big blob POST ${start.status}`);
+    const loc = new URL(start.headers.get('location')!, target.url);
+    loc.searchParams.set('digest', digest);
+    const t0 = Date.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(loc, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': size } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const write = () => {
+        while (sent < size) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
+    });
+    if (status !== 201) throw new Error(`big blob PUT ${status}`);
+    const inSeconds = (Date.now() - t0) / 1000;
+    const t1 = Date.now();
+    const got = await new Promise<string>((resolve, reject) => {
+      http.get(`${target.url}/v2/${repo}/blobs/${digest}`, (res) => {
+        const h = createHash('sha256');
+        res.on('data', (c: Buffer) => h.update(c));
+        res.on('end', () => resolve(`sha256:${h.digest('hex')}`));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    if (got !== digest) throw new Error('big blob digest mismatch on pull');
+    const outSeconds = (Date.now() - t1) / 1000;
+    return { peakRssMiB: peak, inMiBs: size / 1048576 / inSeconds, outMiBs: size / 1048576 / outSeconds };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 export { request };

@@ -7,17 +7,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
-import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { startBerth } from '../e2e/lib/berth.ts';
 import { startEnvironment } from '../e2e/env/environment.ts';
 import { consoleProgress } from '../e2e/env/progress.ts';
 import { freePort } from '../e2e/lib/net.ts';
 import {
-  type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest,
+  type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, bigBlob, rssMiB,
 } from './load.ts';
 
 const args = process.argv.slice(2);
@@ -79,67 +77,6 @@ async function startDistribution(dir: string): Promise<{ target: Target; pid: nu
       await new Promise((r) => child.once('exit', r));
     },
   };
-}
-
-/** Resident memory of a process, from /proc. */
-function rssMiB(pid: number): number {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return kb / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/** Streams `size` bytes in and out of one registry, sampling its resident memory. */
-async function bigBlob(target: Target, pid: number, size: number): Promise<{ peakRssMiB: number; inMiBs: number; outMiBs: number }> {
-  let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
-  try {
-    const piece = Buffer.alloc(1024 * 1024);
-    for (let i = 0; i < piece.length; i++) piece[i] = (i * 31 + 7) & 0xff;
-    const hash = createHash('sha256');
-    for (let sent = 0; sent < size; sent += piece.length) hash.update(piece);
-    const digest = `sha256:${hash.digest('hex')}`;
-    const repo = 'bench/big';
-    const start = await fetch(`${target.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    if (start.status !== 202) throw new Error(`big blob POST ${start.status}`);
-    const loc = new URL(start.headers.get('location')!, target.url);
-    loc.searchParams.set('digest', digest);
-    const t0 = Date.now();
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(loc, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': size } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      let sent = 0;
-      const write = () => {
-        while (sent < size) {
-          sent += piece.length;
-          if (!req.write(piece)) return void req.once('drain', write);
-        }
-        req.end();
-      };
-      write();
-    });
-    if (status !== 201) throw new Error(`big blob PUT ${status}`);
-    const inSeconds = (Date.now() - t0) / 1000;
-    const t1 = Date.now();
-    const got = await new Promise<string>((resolve, reject) => {
-      http.get(`${target.url}/v2/${repo}/blobs/${digest}`, (res) => {
-        const h = createHash('sha256');
-        res.on('data', (c: Buffer) => h.update(c));
-        res.on('end', () => resolve(`sha256:${h.digest('hex')}`));
-        res.on('error', reject);
-      }).on('error', reject);
-    });
-    if (got !== digest) throw new Error('big blob digest mismatch on pull');
-    const outSeconds = (Date.now() - t1) / 1000;
-    return { peakRssMiB: peak, inMiBs: size / 1048576 / inSeconds, outMiBs: size / 1048576 / outSeconds };
-  } finally {
-    clearInterval(sampler);
-  }
 }
 
 type Scenario = 'push monolithic' | 'push chunked' | 'pull' | 'manifest GET' | 'manifest HEAD';

@@ -2,6 +2,10 @@
  * The composition root: builds every backend from a validated configuration, checks each
  * one is reachable (refusing to start otherwise), applies migrations, and serves the
  * registry app over HTTP or HTTPS. Nothing else in the registry constructs a backend.
+ *
+ * The production backends (minio, pg, ioredis) and the auth stack are imported only when the
+ * configuration uses them: an embedded registry without auth then holds ~40% less JavaScript
+ * heap, which every full GC marks again (blob traffic triggers one per ~64 MiB received).
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -14,26 +18,20 @@ import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { AccessStoreAuditSink, createManagementRouter, createTokenRouter, loginAuditHook, v2AuditRecorder, type AuditSink } from './api/index.ts';
+import type { AuditSink } from './api/index.ts';
 import { createRegistryApp, type RegistryDeps } from './app.ts';
-import { createAuth } from './auth/config.ts';
-import { ensureInitialAdmin, type InitialAdminStore } from './auth/initial-admin.ts';
+import type { InitialAdminStore } from './auth/initial-admin.ts';
 import { AUTH_LOG_REDACT_PATHS, scrubCredentials } from './auth/log-redaction.ts';
 import type { CacheStore } from './cache/cache.ts';
 import { MemoryCache } from './cache/memory.ts';
-import { RedisCache } from './cache/redis.ts';
 import { redactConfig, redactUrlPassword } from './config/redact.ts';
 import type { BerthConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
-import { ConflictError } from './metadata/access-store.ts';
 import { PGliteDatabase } from './metadata/pglite.ts';
-import { PostgresDatabase } from './metadata/postgres.ts';
-import { SqlAccessStore } from './metadata/sql-access-store.ts';
 import { SqlMetadataStore } from './metadata/sql-store.ts';
 import type { MetadataStore, SqlDatabase } from './metadata/store.ts';
 import type { BlobStorageDriver } from './storage/driver.ts';
 import { FilesystemDriver } from './storage/filesystem.ts';
-import { S3Driver } from './storage/s3.ts';
 
 export interface StartOptions {
   /** Defaults to pino JSON on stdout at config.log.level. */
@@ -163,6 +161,19 @@ async function wireAuth(
   logger: Logger,
 ): Promise<{ audit: AuditSink; deps: Pick<RegistryDeps, 'access' | 'extraRoutes' | 'outermost'> }> {
   const externalURL = required(config.http.externalURL).replace(/\/+$/, '');
+  const [
+    { AccessStoreAuditSink, createManagementRouter, createTokenRouter, loginAuditHook, v2AuditRecorder },
+    { createAuth },
+    { ensureInitialAdmin },
+    { ConflictError },
+    { SqlAccessStore },
+  ] = await Promise.all([
+    import('./api/index.ts'),
+    import('./auth/config.ts'),
+    import('./auth/initial-admin.ts'),
+    import('./metadata/access-store.ts'),
+    import('./metadata/sql-access-store.ts'),
+  ]);
   const accessStore = new SqlAccessStore(database);
   const audit = new AccessStoreAuditSink(accessStore, logger);
   const auth = await createAuth(config.auth, {
@@ -271,6 +282,7 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
     storage.driver === 's3'
       ? check('storage', describeS3(config), true, async (keep) => {
           const s3 = required(storage.s3);
+          const { S3Driver } = await import('./storage/s3.ts');
           const driver = new S3Driver({
             endPoint: required(s3.endPoint),
             port: s3.port,
@@ -292,6 +304,7 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
         }),
     database.driver === 'postgres'
       ? check('metadata', `database postgres at ${describeUrl(database.postgres?.url)}`, true, async (keep) => {
+          const { PostgresDatabase } = await import('./metadata/postgres.ts');
           const db = new PostgresDatabase({
             url: required(database.postgres?.url),
             poolSize: database.postgres?.poolSize,
@@ -311,6 +324,7 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
         }),
     cache.driver === 'redis'
       ? check('cache', `cache redis at ${describeUrl(cache.redis?.url)}`, true, async (keep) => {
+          const { RedisCache } = await import('./cache/redis.ts');
           const redis = new RedisCache({ url: required(cache.redis?.url), keyPrefix: cache.redis?.keyPrefix });
           keep(redis);
           await redis.ping();
