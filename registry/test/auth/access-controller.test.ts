@@ -209,12 +209,14 @@ describe('auth/access-controller: /v2 access with tokens, Basic and anonymous ca
     const dev = credentials.get('developer');
     if (!dev) throw new Error('fixture missing');
     const viaBasic = await controller.authorize({ method: 'PUT', headers: { authorization: basic(dev.user, dev.password) } }, wanted);
-    expect(viaBasic).to.deep.equal({ ok: false, status: 403, code: 'DENIED', message: 'project nope does not exist' });
+    // The refused caller is named (the audit log records the refusal); anonymous refusals name nobody.
+    expect(viaBasic).to.deep.equal({ ok: false, status: 403, code: 'DENIED', message: 'project nope does not exist', subject: dev.user });
     const token = await tokenFor('developer', 'team', wanted);
     const viaToken = await controller.authorize({ method: 'PUT', headers: { authorization: `Bearer ${token}` } }, wanted);
-    expect(viaToken).to.include({ ok: false, status: 401, message: 'project nope does not exist' });
+    expect(viaToken).to.include({ ok: false, status: 401, message: 'project nope does not exist', subject: dev.user });
     const anonymous = await controller.authorize({ method: 'PUT', headers: {} }, wanted);
     expect(anonymous).to.include({ ok: false, status: 401, message: 'authentication required' });
+    expect(anonymous).to.not.have.property('subject');
     const noProject = await controller.authorize({ method: 'PUT', headers: { authorization: basic(dev.user, dev.password) } }, OPERATIONS.push.wanted('alpine'));
     expect(noProject).to.include({ ok: false, status: 403 });
     if (!noProject.ok) expect(noProject.message).to.include('<project>/<repository>');
