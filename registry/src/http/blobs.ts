@@ -1,5 +1,7 @@
 /** GET, HEAD and DELETE /v2/<name>/blobs/<digest>. */
+import type { Context } from 'koa';
 import { RegistryError } from '../errors.ts';
+import { isRecycling, type RecyclingReadable } from '../storage/driver.ts';
 import { parseDigest } from '../oci/grammar.ts';
 import { emptyResponse, type Handler } from './context.ts';
 import { parseByteRange } from './request.ts';
@@ -24,7 +26,6 @@ export const getBlob: Handler = async (ctx, { name, last }, services) => {
     return;
   }
   const stream = await services.blobs.read(digest, range);
-  ctx.body = stream;
   ctx.type = 'application/octet-stream';
   if (range) {
     ctx.status = 206;
@@ -34,7 +35,38 @@ export const getBlob: Handler = async (ctx, { name, last }, services) => {
     ctx.status = 200;
     ctx.length = blob.size;
   }
+  if (isRecycling(stream)) await sendRecycling(ctx, stream);
+  else ctx.body = stream;
 };
+
+/**
+ * Writes the response body from a RecyclingReadable, handing each chunk back once the socket
+ * has taken it (the write callback), instead of letting Koa pipe it. Status and headers are
+ * already set. Once the first byte is out an error can only cut the connection, as a piped
+ * body's would; a client that goes away stops the reads.
+ */
+async function sendRecycling(ctx: Context, stream: RecyclingReadable): Promise<void> {
+  ctx.respond = false;
+  const res = ctx.res;
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      stream.destroy();
+      resolve();
+    };
+    res.once('close', stop);
+    stream.once('error', (err) => {
+      res.destroy(err);
+      stop();
+    });
+    stream.once('end', () => res.end());
+    stream.on('data', (chunk: Buffer) => {
+      if (!res.write(chunk, () => stream.recycle(chunk))) {
+        stream.pause();
+        res.once('drain', () => stream.resume());
+      }
+    });
+  });
+}
 
 export const deleteBlob: Handler = async (ctx, { name, last }, services) => {
   const digest = parseDigest(last);
