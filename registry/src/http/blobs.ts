@@ -60,7 +60,8 @@ async function sendRecycling(ctx: Context, stream: RecyclingReadable): Promise<v
     });
     stream.once('end', () => res.end());
     stream.on('data', (chunk: Buffer) => {
-      if (!res.write(chunk, () => stream.recycle(chunk))) {
+      // Only after a write that completed: a failed one may have left the buffer anywhere.
+      if (!res.write(chunk, (err) => err || stream.recycle(chunk))) {
         stream.pause();
         res.once('drain', () => stream.resume());
       }
