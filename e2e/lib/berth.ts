@@ -1,6 +1,6 @@
 /**
- * Runs Berth as a real child process (`tsx registry/src/main.ts --config <file>`), the way a
- * user does, on a free loopback port, with either the embedded backends (filesystem, PGlite,
+ * Runs Berth as a real child process (`node dist/registry/main.mjs --config <file>`, built
+ * once per test process by registry/build.ts, as `npm start` runs it), the way a user does, on a free loopback port, with either the embedded backends (filesystem, PGlite,
  * memory) or the production ones (the run's real PostgreSQL, Redis and MinIO).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import pg from 'pg';
 import { freePort } from './net.ts';
+import { buildRegistry } from '../../registry/build.ts';
 import { testEnv } from '../env/test-env.ts';
 
 export type Backends = 'embedded' | 'production';
@@ -98,7 +99,16 @@ export function berthConfig(opts: BerthOptions & { port: number; production?: Pr
   return { ...base, ...(opts.extraConfig ?? {}) };
 }
 
+let built: Promise<string> | undefined;
+
+/** The registry bundle `npm start` runs, built once per process (the first start pays ~1 s). */
+function registryBundle(): Promise<string> {
+  built ??= buildRegistry();
+  return built;
+}
+
 export async function startBerth(opts: BerthOptions): Promise<BerthProcess> {
+  const bundle = await registryBundle();
   await mkdir(opts.dir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const production =
@@ -108,7 +118,7 @@ export async function startBerth(opts: BerthOptions): Promise<BerthProcess> {
 
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'registry', 'src', 'main.ts'), '--config', configFile],
+    [bundle, '--config', configFile],
     { cwd: repoRoot, env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -4,14 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { closedPort, pullBlob, pushBlob } from './helpers.ts';
+import { buildRegistry } from '../../build.ts';
 
-const mainFile = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-// `--import tsx` resolves from the child's working directory, which is a temp dir here.
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** What `npm start` runs: registry/src/main.ts bundled by registry/build.ts (set in before()). */
+let bundle: string | undefined;
 
 interface Run {
   code: Promise<number | null>;
@@ -20,10 +19,11 @@ interface Run {
   signal: (signal: NodeJS.Signals) => void;
 }
 
-/** `node --import tsx registry/src/main.ts <args>` with only the given BERTH_ variables. */
+/** `node dist/registry/main.mjs <args>` (as `npm start` runs it) with only the given BERTH_ variables. */
 function runMain(args: string[], cwd: string, env: Record<string, string> = {}): Run {
+  if (!bundle) throw new Error('the registry bundle is not built (before() builds it)');
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
-  const child = spawn(process.execPath, ['--import', tsxLoader, mainFile, ...args], {
+  const child = spawn(process.execPath, [bundle, ...args], {
     cwd,
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,10 +58,13 @@ async function waitForLog(run: Run, msg: string, timeoutMs = 200_000): Promise<R
   }
 }
 
-describe('npm start (registry/src/main.ts)', function () {
-  // Each test starts a tsx process (and the first PGlite initdb): slow on a busy machine.
+describe('npm start (registry/src/main.ts, bundled)', function () {
+  // Each test starts a registry process (and the first PGlite initdb): slow on a busy machine.
   this.timeout(240_000);
   let dir: string;
+  before(async () => {
+    bundle = await buildRegistry();
+  });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'berth-main-'));
   });
