@@ -8,10 +8,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import pg from 'pg';
 import { freePort } from './net.ts';
 import { buildRegistry } from '../../registry/build.ts';
 import { testEnv } from '../env/test-env.ts';
+import { freshDatabase } from '../../registry/test/metadata/fresh-database.ts';
 
 export type Backends = 'embedded' | 'production';
 
@@ -26,18 +26,9 @@ export interface ProductionBackends {
 
 /** Creates a fresh database in the run's Postgres and unique Redis/MinIO namespaces. */
 export async function createProductionBackends(label: string): Promise<ProductionBackends> {
-  const env = testEnv();
   const id = `${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: env.postgres.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE berth_${id}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(env.postgres.url);
-  url.pathname = `/berth_${id}`;
-  return { databaseUrl: url.toString(), redisKeyPrefix: `berth-${id}:`, s3Prefix: `berth-${id}` };
+  const database = await freshDatabase(label);
+  return { databaseUrl: database.url, redisKeyPrefix: `berth-${id}:`, s3Prefix: `berth-${id}` };
 }
 
 export interface BerthOptions {

@@ -7,7 +7,7 @@ import { PGliteDatabase } from '../../src/metadata/pglite.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { MemoryCache } from '../../src/cache/memory.ts';
 import type { MakeRegistry } from './registry-suite.ts';
-import { listen, type Listening } from './serve.ts';
+import { serveBackends } from './serve.ts';
 
 export const makeEmbeddedRegistry: MakeRegistry = async (options = {}) => {
   const directory = await mkdtemp(join(tmpdir(), 'berth-http-'));
@@ -15,48 +15,16 @@ export const makeEmbeddedRegistry: MakeRegistry = async (options = {}) => {
   const db = await PGliteDatabase.open({});
   const metadata = new SqlMetadataStore(db);
   await metadata.migrate();
-  let cache = new MemoryCache();
-  const start = (replicaCache?: typeof cache) =>
-    listen({
-      storage,
-      metadata,
-      cache: replicaCache ?? cache,
-      ...(options.access ? { access: options.access } : {}),
-      options: {
-        ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}),
-        ...(options.externalURL ? { externalURL: options.externalURL } : {}),
-      },
-    });
-  let server: Listening = await start();
-  return {
-    get url() {
-      return server.url;
-    },
+  return serveBackends({
     storage,
+    metadata,
+    newCache: () => new MemoryCache(),
     sharedCache: false,
-    async restart() {
-      await server.close();
-      await cache.close();
-      cache = new MemoryCache();
-      server = await start();
-    },
-    async startReplica() {
-      const replicaCache = new MemoryCache();
-      const replica = await start(replicaCache);
-      return {
-        url: replica.url,
-        async close() {
-          await replica.close();
-          await replicaCache.close();
-        },
-      };
-    },
-    async close() {
-      await server.close();
-      await cache.close();
+    options,
+    async closeBackends() {
       await db.close();
       await storage.close();
       await rm(directory, { recursive: true, force: true });
     },
-  };
+  });
 };

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createRegistryApp, defaultRegistryOptions, type RegistryDeps } from '../../src/app.ts';
+import type { MakeRegistry, RegistryUnderTest } from './registry-suite.ts';
 
 export interface Listening {
   url: string;
@@ -26,5 +27,64 @@ export async function listen(deps: Omit<RegistryDeps, 'options' | 'logger'> & { 
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
+  };
+}
+
+/**
+ * A RegistryUnderTest over one set of backends: the server, a restart (a fresh app and cache
+ * on the same data), replicas with caches of their own, and close (the server, the cache,
+ * then `closeBackends`). Each backend file of the /v2 suite only makes its backends.
+ */
+export async function serveBackends(backends: {
+  storage: RegistryDeps['storage'];
+  metadata: RegistryDeps['metadata'];
+  newCache: () => RegistryDeps['cache'];
+  /** Whether two caches from newCache() share state (Redis) or not (memory). */
+  sharedCache: boolean;
+  options: Parameters<MakeRegistry>[0];
+  closeBackends: () => Promise<void>;
+}): Promise<RegistryUnderTest> {
+  const { storage, metadata, newCache, options = {} } = backends;
+  let cache = newCache();
+  const start = (ownCache: RegistryDeps['cache']) =>
+    listen({
+      storage,
+      metadata,
+      cache: ownCache,
+      ...(options.access ? { access: options.access } : {}),
+      options: {
+        ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}),
+        ...(options.externalURL ? { externalURL: options.externalURL } : {}),
+      },
+    });
+  let server: Listening = await start(cache);
+  return {
+    get url() {
+      return server.url;
+    },
+    storage,
+    sharedCache: backends.sharedCache,
+    async restart() {
+      await server.close();
+      await cache.close();
+      cache = newCache();
+      server = await start(cache);
+    },
+    async startReplica() {
+      const replicaCache = newCache();
+      const replica = await start(replicaCache);
+      return {
+        url: replica.url,
+        async close() {
+          await replica.close();
+          await replicaCache.close();
+        },
+      };
+    },
+    async close() {
+      await server.close();
+      await cache.close();
+      await backends.closeBackends();
+    },
   };
 }

@@ -11,9 +11,10 @@ export interface FreshDatabase {
   drop(): Promise<void>;
 }
 
-export async function freshDatabase(): Promise<FreshDatabase> {
+/** `label` (lower case, digits, _) goes into the database's name, to tell runs apart when debugging. */
+export async function freshDatabase(label = 'test'): Promise<FreshDatabase> {
   const adminUrl = testEnv().postgres.url;
-  const name = `berth_test_${randomBytes(6).toString('hex')}`;
+  const name = `berth_${label.replace(/[^a-z0-9_]/g, '_')}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
