@@ -26,29 +26,23 @@ const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
 const UPLOAD = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/;
 const REFUSED = new Set([401, 403]);
 
-/** The audit event of one /v2 exchange, or undefined when it is not one the log keeps. */
-export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
-  if (!exchange.subject) return undefined;
-  const upload = UPLOAD.exec(exchange.path);
-  if (upload) {
-    // Successful upload steps are not news (the manifest PUT records the push); a refusal is.
-    if (!REFUSED.has(exchange.status)) return undefined;
-    const repository = upload[1]!;
-    return {
-      principal: exchange.subject,
-      operation: 'push',
-      resourceType: 'blob',
-      resource: repository,
-      project: repository.split('/')[0]!,
-      outcome: 'failure',
-      clientAddress: exchange.clientAddress,
-      detail: { status: exchange.status },
-    };
-  }
-  const method = exchange.method.toUpperCase();
-  const manifest = MANIFEST.exec(exchange.path);
-  const blob = manifest ? null : BLOB.exec(exchange.path);
-  const match = manifest ?? blob;
+/** What a /v2 request acts on, as the audit log names it. */
+interface AuditTarget {
+  operation: AuditEvent['operation'];
+  resourceType: 'artifact' | 'blob';
+  repository: string;
+  resource: string;
+  /** The tag or digest in the path, if any. */
+  reference?: string;
+  /** Whether a success is recorded: an upload step is not (the manifest PUT records the push). */
+  successRecorded: boolean;
+}
+
+function auditTarget(method: string, path: string): AuditTarget | undefined {
+  const upload = UPLOAD.exec(path);
+  if (upload) return { operation: 'push', resourceType: 'blob', repository: upload[1]!, resource: upload[1]!, successRecorded: false };
+  const manifest = MANIFEST.exec(path);
+  const match = manifest ?? BLOB.exec(path);
   if (!match) return undefined;
   const repository = match[1]!;
   const reference = match[2]!;
@@ -57,20 +51,29 @@ export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
   else if (manifest && method === 'GET') operation = 'pull';
   else if (method === 'DELETE') operation = 'delete';
   else return undefined;
-  const success = exchange.status < 300;
-  // Only successes and refusals are news; a 404 pull of a missing tag is not an operation.
-  if (!success && !REFUSED.has(exchange.status)) return undefined;
   const separator = reference.includes(':') ? '@' : ':';
+  return { operation, resourceType: manifest ? 'artifact' : 'blob', repository, resource: `${repository}${separator}${reference}`, reference, successRecorded: true };
+}
+
+/** The audit event of one /v2 exchange, or undefined when it is not one the log keeps. */
+export function v2AuditEvent(exchange: V2Exchange): AuditEvent | undefined {
+  if (!exchange.subject) return undefined;
+  const target = auditTarget(exchange.method.toUpperCase(), exchange.path);
+  if (!target) return undefined;
+  const success = exchange.status < 300;
+  // Successes and refusals are news; a 404 pull of a missing tag is not an operation.
+  if (success ? !target.successRecorded : !REFUSED.has(exchange.status)) return undefined;
   const event: AuditEvent = {
     principal: exchange.subject,
-    operation,
-    resourceType: manifest ? 'artifact' : 'blob',
-    resource: `${repository}${separator}${reference}`,
-    project: repository.split('/')[0]!,
+    operation: target.operation,
+    resourceType: target.resourceType,
+    resource: target.resource,
+    project: target.repository.split('/')[0]!,
     outcome: success ? 'success' : 'failure',
     clientAddress: exchange.clientAddress,
   };
-  if (exchange.digest && exchange.digest !== reference) event.detail = { digest: exchange.digest };
+  if (!success) event.detail = { status: exchange.status };
+  else if (exchange.digest && exchange.digest !== target.reference) event.detail = { digest: exchange.digest };
   return event;
 }
 
