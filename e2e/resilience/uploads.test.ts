@@ -103,8 +103,14 @@ for (const backends of ['embedded', 'production'] as Backends[]) {
         expect(await headBlob(berth.url, repo, digest)).to.equal(404);
         const status = await uploadStatus(berth.url, location);
         expect(status.status).to.equal(204);
-        expect(status.range).to.equal(`0-${2 * MiB - 1}`);
         const offset = Number(status.range!.split('-')[1]) + 1;
+        if (backends === 'production') {
+          // S3 keeps a part per chunk: the half-sent chunk never appeared.
+          expect(status.range).to.equal(`0-${2 * MiB - 1}`);
+        } else {
+          // The filesystem appends in place: what of the half-sent chunk reached the disk counts.
+          expect(offset).to.be.within(2 * MiB, 3 * MiB);
+        }
 
         const second = await patchChunk(berth.url, location, offset, blob.subarray(offset, 4 * MiB));
         expect(second.status).to.equal(202);

@@ -300,7 +300,7 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
           const rootDirectory = resolve(storage.filesystem.rootDirectory);
           await mkdir(rootDirectory, { recursive: true });
           await access(rootDirectory, constants.R_OK | constants.W_OK);
-          keep(new FilesystemDriver({ rootDirectory }));
+          keep(new FilesystemDriver({ rootDirectory, directIO: storage.filesystem.directIO }));
         }),
     database.driver === 'postgres'
       ? check('metadata', `database postgres at ${describeUrl(database.postgres?.url)}`, true, async (keep) => {

@@ -61,7 +61,15 @@ export const HttpSchema = Type.Object(
 );
 
 export const FilesystemStorageSchema = Type.Object(
-  { rootDirectory: NonEmpty('Directory holding blobs and upload parts.', { default: './.berth-data/blobs' }) },
+  {
+    rootDirectory: NonEmpty('Directory holding blobs and upload parts.', { default: './.berth-data/blobs' }),
+    directIO: Type.Boolean({
+      default: true,
+      description:
+        'Write and read objects of 1 MiB and more past the page cache (O_DIRECT) where the filesystem allows it. ' +
+        'Turn off on slow disks, where the page cache serving hot layers matters more than the copy it costs.',
+    }),
+  },
   section,
 );
 

@@ -23,3 +23,8 @@ export function uploadPartsPrefix(uploadId: string): string {
 export function uploadPartPath(uploadId: string, offset: number): string {
   return `_uploads/${uploadId}/parts/${String(offset).padStart(16, '0')}`;
 }
+
+/** The bytes of an upload so far, on a driver that appends (storage/driver.ts, AppendingDriver). */
+export function uploadDataPath(uploadId: string): string {
+  return `_uploads/${uploadId}/data`;
+}

@@ -2,8 +2,12 @@
  * Blob upload sessions whose state lives in blob storage (_uploads/<uuid>/, see the layout in
  * storage/driver.ts), so a session survives a restart and can be continued on any replica:
  *
- *   - the current offset is the sum of the part sizes listed from storage; each PATCH chunk
- *     is one `put` of a part named by its offset (a part appears whole or not at all);
+ *   - on a driver that appends (the filesystem, storage/driver.ts AppendingDriver), every
+ *     PATCH chunk is appended to one object, `data`, and the current offset is its size; a
+ *     chunk that fails is cut off again. Elsewhere (S3) each chunk is one `put` of a part named
+ *     by its offset (a part appears whole or not at all) and the offset is the sum of the part
+ *     sizes listed from storage. Appending writes every byte once: closing the upload moves
+ *     the one object into place, where parts must be concatenated into a new object;
  *   - the running digest is Node's crypto hash, kept in this process between the requests of
  *     a session (clients send a session's chunks to one server) and fed as each chunk streams
  *     in; after each chunk the digest so far goes to the shared cache, so another replica can
@@ -16,9 +20,9 @@
  *   - a lock in the cache (setIfAbsent) keeps two requests from writing one session at once;
  *   - the session as this process last left it (info, parts, offset) is kept in process, and
  *     the next request checks it with two stats instead of listing and reading the session
- *     back: the info is still there (not finished or cancelled elsewhere) and no part exists at
- *     the known offset (every append, on any replica, writes exactly there). Any error means
- *     reading storage again.
+ *     back: the info is still there (not finished or cancelled elsewhere) and the data is still
+ *     at the known offset (`data` has that size, or no part exists at that offset: every
+ *     append, on any replica, writes exactly there). Any error means reading storage again.
  *
  * Finishing verifies the digest, then BlobStore.commit moves the parts into place atomically.
  * A blob sent whole in one request (POST ?digest=, or the closing PUT of an empty session)
@@ -30,13 +34,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
-import type { BlobStorageDriver, ObjectInfo } from '../storage/driver.ts';
+import { canAppend, type AppendingDriver, type BlobStorageDriver, type ObjectInfo } from '../storage/driver.ts';
 import type { CacheStore } from '../cache/cache.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../oci/grammar.ts';
 import { newHash } from '../oci/digest.ts';
 import type { BlobInfo, BlobStore } from './blob-store.ts';
-import { uploadInfoPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
+import { uploadDataPath, uploadInfoPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
 
 export interface UploadStatus {
   id: string;
@@ -211,6 +215,8 @@ function rangeHeader(offset: number): string {
 
 export class BlobUploadSessions {
   private readonly storage: BlobStorageDriver;
+  /** The storage driver when it can append: chunks then go to one `data` object instead of parts. */
+  private readonly appending: AppendingDriver | undefined;
   private readonly cache: CacheStore;
   private readonly blobs: BlobStore;
   private readonly ttlSeconds: number;
@@ -219,6 +225,7 @@ export class BlobUploadSessions {
 
   constructor(deps: BlobUploadSessionsDeps) {
     this.storage = deps.storage;
+    this.appending = canAppend(deps.storage) ? deps.storage : undefined;
     this.cache = deps.cache;
     this.blobs = deps.blobs;
     this.ttlSeconds = deps.ttlSeconds;
@@ -243,7 +250,7 @@ export class BlobUploadSessions {
   /** PATCH: append one chunk at the current offset. */
   async append(repository: string, id: string, body: UploadBody): Promise<UploadStatus> {
     return this.locked(repository, id, async (session) => {
-      await this.writePart(session, body);
+      await this.writeChunk(session, body);
       this.known.set(session);
       return { id, repository, offset: session.offset };
     });
@@ -268,7 +275,7 @@ export class BlobUploadSessions {
         this.known.delete(id);
         return blob;
       }
-      const written = body ? await this.writePart(session, body) : undefined;
+      const written = body ? await this.writeChunk(session, body) : undefined;
       let actual = written?.algorithm === digest.algorithm ? written.hex : undefined;
       actual ??= await this.currentDigest(session, digest.algorithm);
       if (actual !== digest.encoded) {
@@ -277,7 +284,7 @@ export class BlobUploadSessions {
         if (written) {
           this.running.delete(id);
           await this.cache.delete(digestKey(id, written.algorithm, session.offset));
-          await this.storage.delete(written.path);
+          await written.undo();
         }
         throw new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: digest.value } });
       }
@@ -344,9 +351,10 @@ export class BlobUploadSessions {
     if (!session || session.info.repository !== repository) return this.load(repository, id);
     const [info, next] = await Promise.all([
       this.storage.stat(uploadInfoPath(id)),
-      this.storage.stat(uploadPartPath(id, session.offset)),
+      this.storage.stat(this.appending ? uploadDataPath(id) : uploadPartPath(id, session.offset)),
     ]);
-    if (!info || next) return this.load(repository, id);
+    const moved = this.appending ? (next?.size ?? 0) !== session.offset : next !== undefined;
+    if (!info || moved) return this.load(repository, id);
     return session;
   }
 
@@ -361,6 +369,12 @@ export class BlobUploadSessions {
     if (info.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
     const partsPrefix = `${uploadPartsPrefix(id)}/`;
     const parts = objects.filter((o) => o.path.startsWith(partsPrefix));
+    const data = objects.find((o) => o.path === uploadDataPath(id));
+    if (data) {
+      // Appended (see AppendingDriver); parts beside it mean a corrupt session.
+      if (parts.length > 0) throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload session is inconsistent', { detail: { uuid: id } });
+      return { id, info, parts: data.size > 0 ? [data] : [], offset: data.size };
+    }
     let offset = 0;
     for (const part of parts) {
       // Parts are named by their offset; anything else means a corrupt session.
@@ -410,11 +424,15 @@ export class BlobUploadSessions {
   }
 
   /**
-   * Store one chunk as the part at the session's offset, hashing it on the way when the
-   * running hash is at hand, and advance the session. Returns the digest of everything up to
-   * the new offset when known.
+   * Store one chunk at the session's offset (appended to `data`, or as the part named by the
+   * offset), hashing it on the way when the running hash is at hand, and advance the session.
+   * Returns how to take the chunk back out, and the digest of everything up to the new offset
+   * when known.
    */
-  private async writePart(session: Session, body: UploadBody): Promise<{ path: string; algorithm: DigestAlgorithm; hex?: string } | undefined> {
+  private async writeChunk(
+    session: Session,
+    body: UploadBody,
+  ): Promise<{ undo: () => Promise<void>; algorithm: DigestAlgorithm; hex?: string } | undefined> {
     const { range } = body;
     if (range) {
       const rangeLength = range.end - range.start + 1;
@@ -430,29 +448,35 @@ export class BlobUploadSessions {
       return undefined;
     }
     const algorithm = session.info.algorithm ?? 'sha256';
-    const path = uploadPartPath(session.id, session.offset);
+    const start = session.offset;
     // Taken out while the chunk streams: if the write fails, the half-fed hash is dropped.
-    const hash = session.offset === 0 ? newHash(algorithm) : this.running.take(session.id, algorithm, session.offset);
-    const size = await this.storage.put(path, hash ? tap(body.stream, (chunk) => hash.update(chunk)) : body.stream);
+    const hash = start === 0 ? newHash(algorithm) : this.running.take(session.id, algorithm, start);
+    const stream = hash ? tap(body.stream, (chunk) => hash.update(chunk)) : body.stream;
+    const appending = this.appending;
+    const path = appending ? uploadDataPath(session.id) : uploadPartPath(session.id, start);
+    const size = appending ? (await appending.append(path, start, stream)) - start : await this.storage.put(path, stream);
+    const undo = appending ? () => appending.truncate(path, start) : () => this.storage.delete(path);
     if (size === 0) {
-      await this.storage.delete(path);
-      if (hash) this.running.put(session.id, algorithm, session.offset, hash);
+      await undo();
+      if (hash) this.running.put(session.id, algorithm, start, hash);
       return undefined;
     }
     const expected = range ? range.end - range.start + 1 : body.length;
     if (expected !== undefined && size !== expected) {
-      await this.storage.delete(path);
+      await undo();
       throw new RegistryError('RANGE_INVALID', 'chunk length does not match Content-Range', {
-        headers: { Range: rangeHeader(session.offset) },
+        headers: { Range: rangeHeader(start) },
       });
     }
-    session.parts.push({ path, size, modifiedAt: new Date() });
     session.offset += size;
-    if (!hash) return { path, algorithm };
+    const modifiedAt = new Date();
+    if (appending) session.parts = [{ path, size: session.offset, modifiedAt }];
+    else session.parts.push({ path, size, modifiedAt });
+    if (!hash) return { undo, algorithm };
     this.running.put(session.id, algorithm, session.offset, hash);
     const hex = hash.copy().digest('hex');
     await this.cache.set(digestKey(session.id, algorithm, session.offset), hex, this.ttlSeconds);
-    return { path, algorithm, hex };
+    return { undo, algorithm, hex };
   }
 
   /** The hex digest of everything received: from this process, the cache, else by re-reading the parts. */

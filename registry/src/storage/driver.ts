@@ -10,7 +10,10 @@
  *   blobs/<algorithm>/<first two hex chars>/<hex>/data   verified, content-addressed blobs,
  *                                                      shared by every repository (dedupe)
  *   _uploads/<uuid>/info                               JSON {repository, startedAt}
- *   _uploads/<uuid>/parts/<16-digit zero-padded offset> the chunks received so far, in order
+ *   _uploads/<uuid>/data                               the bytes received so far, on drivers
+ *                                                      that append (AppendingDriver)
+ *   _uploads/<uuid>/parts/<16-digit zero-padded offset> the chunks received so far, in order,
+ *                                                      on drivers that cannot append (S3)
  *
  * A blob becomes visible under blobs/ only after its digest has been verified: through
  * `assemble` of verified upload parts, or through a `put` whose body stream fails at its end
@@ -81,6 +84,34 @@ export interface BlobStorageDriver {
 
   /** Release connections, timers. */
   close(): Promise<void>;
+}
+
+/**
+ * A driver that can extend an object in place (the filesystem; S3 objects cannot grow). Upload
+ * sessions on such a driver append every chunk to one object and close the upload with a
+ * single-source `assemble` (a rename), instead of storing each chunk as a part and
+ * concatenating the parts at the end: every byte is written once instead of twice.
+ *
+ * Unlike `put`, an appended object is visible while it grows: it is for upload state only,
+ * never for blobs/. After a crash it holds a prefix of what was sent (each append writes in
+ * order), which a client resumes from.
+ */
+export interface AppendingDriver extends BlobStorageDriver {
+  /**
+   * Append `body` to the object at `path`, which must be exactly `offset` bytes long (a missing
+   * object counts as 0 bytes and is created); else InvalidOffsetError, with nothing written.
+   * Resolves to the object's new size once the appended bytes are durable. If `body` errors,
+   * the object is cut back to `offset` bytes and the promise rejects.
+   */
+  append(path: string, offset: number, body: Readable): Promise<number>;
+
+  /** Cut the object at `path` back to `size` bytes; InvalidOffsetError if it has fewer, PathNotFoundError if missing. */
+  truncate(path: string, size: number): Promise<void>;
+}
+
+export function canAppend(driver: BlobStorageDriver): driver is AppendingDriver {
+  const candidate = driver as Partial<AppendingDriver>;
+  return typeof candidate.append === 'function' && typeof candidate.truncate === 'function';
 }
 
 /**

@@ -16,9 +16,18 @@
  * a push here and fsync stays.
  * Directory entries are not fsynced (a rename lost in a crash leaves the upload to be retried,
  * never a partial blob).
+ *
+ * Appending (AppendingDriver): upload sessions append their chunks to one file in place
+ * (`append`), cut it back when a chunk fails, and close the upload by renaming it into place.
+ *
+ * Direct I/O: objects of 1 MiB and more are written and read past the page cache (O_DIRECT,
+ * direct-io.ts) unless `directIO` is off or the filesystem refuses it (tmpfs, for one: then
+ * the driver falls back to the page cache for good). That is where most of a push's CPU went
+ * on the build machine; see direct-io.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { DIRECT_ALIGNMENT, DirectFileWriter, O_DIRECT, SLOT_SIZE, openDirect, readDirect } from './direct-io.ts';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,8 +36,9 @@ import { pipeline } from 'node:stream/promises';
 import {
   InvalidPathError,
   PathNotFoundError,
+  InvalidOffsetError,
   StorageDriverError,
-  type BlobStorageDriver,
+  type AppendingDriver,
   type ByteRange,
   type ObjectInfo,
   type RecyclingReadable,
@@ -37,6 +47,22 @@ import { checkPath, checkPrefix, checkRange, isValidSegment, parentPath } from '
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
+  /**
+   * Move objects of 1 MiB and more past the page cache (O_DIRECT, see direct-io.ts) where the
+   * filesystem allows it; default true. Off, every byte goes through the page cache.
+   */
+  directIO?: boolean;
+}
+
+interface DirectBytes {
+  written: number;
+  read: number;
+}
+
+/** The descriptors one write uses: `direct` (O_DIRECT) when the filesystem allows it. */
+interface WriteHandles {
+  buffered: fs.FileHandle;
+  direct?: fs.FileHandle;
 }
 
 const TMP_DIR = '.tmp';
@@ -48,6 +74,8 @@ const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const COPY_BUFFER_SIZE = 1024 * 1024;
 /** Read buffers kept for reuse across reads (a stream uses two or three at a time): 12 MiB. */
 const MAX_SPARE_BUFFERS = 12;
+/** Direct reads in flight per stream (the page cache's read-ahead does this for buffered reads). */
+const DIRECT_READ_AHEAD = 2;
 /** How many stat calls `list` runs at once. */
 const LIST_STAT_CONCURRENCY = 32;
 
@@ -71,7 +99,7 @@ function isCode(err: unknown, ...codes: string[]): boolean {
   return code !== undefined && codes.includes(code);
 }
 
-export class FilesystemDriver implements BlobStorageDriver {
+export class FilesystemDriver implements AppendingDriver {
   readonly name = 'filesystem';
   readonly rootDirectory: string;
   private readonly tmpDirectory: string;
@@ -80,10 +108,15 @@ export class FilesystemDriver implements BlobStorageDriver {
   private readonly spareReadBuffers: Buffer[] = [];
   /** Trees deletePrefix moved into .tmp and is still removing. */
   private readonly removals = new Set<Promise<unknown>>();
+  /** Whether to try O_DIRECT; turned off for good the first time the filesystem refuses it. */
+  private directIO: boolean;
+  /** Bytes moved past the page cache so far (direct-io.ts), for tests and diagnostics. */
+  readonly directBytes: DirectBytes = { written: 0, read: 0 };
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) throw new Error('filesystem storage: rootDirectory is required');
     this.rootDirectory = options.rootDirectory;
+    this.directIO = (options.directIO ?? true) && O_DIRECT !== undefined;
     this.tmpDirectory = join(this.rootDirectory, TMP_DIR);
   }
 
@@ -102,22 +135,66 @@ export class FilesystemDriver implements BlobStorageDriver {
         }
         size = body.length;
       } else {
-        // `flush` fsyncs before close; the temp file is complete and durable before the rename.
-        const out = createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+        const handles = await this.openForWriting(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL);
         try {
-          await pipeline(body, out);
-        } catch (err) {
-          // pipeline rejects at the first error, possibly while `out` is still opening its file:
-          // removing the file now would run before it exists and leave it behind.
-          if (!out.closed) await once(out, 'close').catch(() => undefined);
-          throw err;
+          size = await writeFrom(body, handles, 0, this.directBytes);
+        } finally {
+          await closeAll(handles);
         }
-        size = out.bytesWritten;
       }
       await this.renameIntoPlace(tmp, path);
       return size;
     } catch (err) {
       await fs.rm(tmp, { force: true });
+      throw toDriverError(err, path);
+    }
+  }
+
+  /**
+   * Writes at `offset` into the object's own file (no temporary file: an appended object is
+   * visible while it grows, see AppendingDriver), fsyncs before resolving, and cuts the file
+   * back to `offset` when `body` fails.
+   */
+  async append(path: string, offset: number, body: Readable): Promise<number> {
+    checkPath(this.name, path);
+    const full = this.fullPath(path);
+    let handles: WriteHandles;
+    try {
+      handles = await this.openForWriting(full, fsConstants.O_RDWR | fsConstants.O_CREAT);
+    } catch (err) {
+      body.resume();
+      throw toDriverError(err, path);
+    }
+    try {
+      const size = (await handles.buffered.stat()).size;
+      if (size !== offset) {
+        body.resume();
+        throw new InvalidOffsetError(`append at ${offset} to ${path}, which has ${size} bytes`, this.name, path);
+      }
+      try {
+        return offset + (await writeFrom(body, handles, offset, this.directBytes));
+      } catch (err) {
+        // By path: the failed stream may have closed the descriptors.
+        await fs.truncate(full, offset).catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      throw toDriverError(err, path);
+    } finally {
+      await closeAll(handles);
+    }
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    checkPath(this.name, path);
+    const info = await this.stat(path);
+    if (!info) throw new PathNotFoundError(`no object at ${path}`, this.name, path);
+    if (size < 0 || size > info.size) {
+      throw new InvalidOffsetError(`truncate ${path} (${info.size} bytes) to ${size}`, this.name, path);
+    }
+    try {
+      await fs.truncate(this.fullPath(path), size);
+    } catch (err) {
       throw toDriverError(err, path);
     }
   }
@@ -140,8 +217,11 @@ export class FilesystemDriver implements BlobStorageDriver {
         await handle.close();
         return Readable.from([]);
       }
-      // The stream owns the handle from here and closes it on end, error or destroy.
-      return new FileRangeStream(handle, offset, last + 1, this.spareReadBuffers);
+      // Large objects are read past the page cache (direct-io.ts).
+      const direct =
+        this.directIO && info.size >= SLOT_SIZE ? await this.openDirect(this.fullPath(path), fsConstants.O_RDONLY) : undefined;
+      // The stream owns the handles from here and closes them on end, error or destroy.
+      return new FileRangeStream(handle, direct, offset, last + 1, this.spareReadBuffers, this.directBytes);
     } catch (err) {
       await handle.close();
       throw toDriverError(err, path);
@@ -268,6 +348,31 @@ export class FilesystemDriver implements BlobStorageDriver {
     await Promise.all([...this.removals]);
   }
 
+  /** `file` opened with `flags` (creating its parent directories when they are missing), plus a direct descriptor when possible. */
+  private async openForWriting(file: string, flags: number): Promise<WriteHandles> {
+    let buffered: fs.FileHandle;
+    try {
+      buffered = await fs.open(file, flags, 0o644);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+      await fs.mkdir(parentOf(file), { recursive: true });
+      buffered = await fs.open(file, flags, 0o644);
+    }
+    try {
+      const direct = this.directIO ? await this.openDirect(file, fsConstants.O_WRONLY) : undefined;
+      return direct ? { buffered, direct } : { buffered };
+    } catch (err) {
+      await buffered.close();
+      throw err;
+    }
+  }
+
+  private async openDirect(file: string, flags: number): Promise<fs.FileHandle | undefined> {
+    const handle = await openDirect(file, flags);
+    if (!handle) this.directIO = false; // this filesystem does not take O_DIRECT: stop trying
+    return handle;
+  }
+
   private fullPath(path: string): string {
     return path === '' ? this.rootDirectory : join(this.rootDirectory, ...path.split('/'));
   }
@@ -345,16 +450,22 @@ export class FilesystemDriver implements BlobStorageDriver {
  * (FileHandle.close waits for a read still in flight).
  */
 class FileRangeStream extends Readable implements RecyclingReadable {
-  private position: number;
+  /** Where the next read starts. */
+  private issued: number;
+  /** Reads started and not yet pushed, in file order; they never reject (errors are values). */
+  private readonly ahead: Array<Promise<Buffer | Error>> = [];
 
   constructor(
     private readonly handle: fs.FileHandle,
+    /** The same file opened with O_DIRECT: reads go past the page cache when a slot is free. */
+    private readonly direct: fs.FileHandle | undefined,
     start: number,
     private readonly end: number,
     private readonly spare: Buffer[],
+    private readonly counted: DirectBytes,
   ) {
     super({ highWaterMark: READ_HIGH_WATER_MARK });
-    this.position = start;
+    this.issued = start;
   }
 
   recycle(chunk: Buffer): void {
@@ -365,28 +476,52 @@ class FileRangeStream extends Readable implements RecyclingReadable {
   }
 
   override _read(): void {
-    const length = Math.min(this.end - this.position, READ_HIGH_WATER_MARK);
-    if (length <= 0) {
+    // Direct reads do not get the kernel's read-ahead: keep the next one going meanwhile.
+    const depth = this.direct ? DIRECT_READ_AHEAD : 1;
+    while (this.ahead.length < depth && this.issued < this.end) {
+      const position = this.issued;
+      // A direct read takes at most what fits in one aligned slot from the block `position` is in.
+      const length = Math.min(this.end - position, READ_HIGH_WATER_MARK, this.direct ? SLOT_SIZE - (position % DIRECT_ALIGNMENT) : Infinity);
+      this.issued += length;
+      const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_HIGH_WATER_MARK);
+      this.ahead.push(
+        this.readInto(buffer, length, position).then(
+          (read) => (read === length ? buffer.subarray(0, length) : new Error(`file ended ${this.end - position - read} bytes early`)),
+          (err: Error) => err,
+        ),
+      );
+    }
+    const next = this.ahead.shift();
+    if (!next) {
       this.push(null);
       return;
     }
-    const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_HIGH_WATER_MARK);
-    this.handle.read(buffer, 0, length, this.position).then(
-      ({ bytesRead }) => {
-        if (this.destroyed) return;
-        if (bytesRead === 0) {
-          this.destroy(new Error(`file ended ${this.end - this.position} bytes early`));
-          return;
-        }
-        this.position += bytesRead;
-        this.push(buffer.subarray(0, bytesRead));
-      },
-      (err: Error) => this.destroy(err),
-    );
+    void next.then((chunk) => {
+      if (this.destroyed) return;
+      if (chunk instanceof Error) this.destroy(chunk);
+      else this.push(chunk);
+    });
+  }
+
+  private async readInto(buffer: Buffer, length: number, position: number): Promise<number> {
+    if (this.direct) {
+      const read = await readDirect(this.direct, buffer, length, position);
+      if (read !== undefined) {
+        this.counted.read += read;
+        return read;
+      }
+    }
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await this.handle.read(buffer, read, length - read, position + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return read;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.handle.close().then(
+    Promise.all([this.handle.close(), this.direct?.close()]).then(
       () => callback(error),
       (closeError: Error) => callback(error ?? closeError),
     );
@@ -419,6 +554,31 @@ async function appendFiles(target: string, sources: string[]): Promise<void> {
   } finally {
     await out.close();
   }
+}
+
+/**
+ * Write `body` into the open file from `start` and fsync it: through a DirectFileWriter when
+ * there is a direct descriptor and free slots, else through the page cache (a write stream). Resolves to the
+ * bytes written; on failure, resolves only once no write is in flight any more.
+ */
+async function writeFrom(body: Readable, handles: WriteHandles, start: number, counted: DirectBytes): Promise<number> {
+  const direct = handles.direct ? DirectFileWriter.create(handles.direct, handles.buffered, start) : undefined;
+  // A write stream takes over the handle: it fsyncs (`flush`) and closes it when done (closing
+  // it again is harmless); a stream that does not close it would keep the handle's close waiting.
+  const out = direct ?? createWriteStream('', { fd: handles.buffered, start, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+  try {
+    await pipeline(body, out);
+  } catch (err) {
+    // pipeline rejects at the first error, possibly while a write is still in flight.
+    if (!out.closed) await once(out, 'close').catch(() => undefined);
+    throw err;
+  }
+  if (direct) counted.written += direct.bytesDirect;
+  return out.bytesWritten;
+}
+
+async function closeAll(handles: WriteHandles): Promise<void> {
+  await Promise.all([handles.buffered.close(), handles.direct?.close()]);
 }
 
 function parentOf(absolute: string): string {

@@ -1,11 +1,16 @@
-/** BlobUploadSessions below HTTP, on the real filesystem driver, PGlite and memory cache. */
+/**
+ * BlobUploadSessions below HTTP, on the real filesystem driver, PGlite and memory cache: once
+ * with chunks appended to one object (the filesystem driver appends) and once with a part per
+ * chunk (the same driver seen without append, as the S3 driver is).
+ */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FilesystemDriver } from '../../src/storage/filesystem.ts';
+import { canAppend, type BlobStorageDriver } from '../../src/storage/driver.ts';
 import { PGliteDatabase } from '../../src/metadata/pglite.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { MemoryCache } from '../../src/cache/memory.ts';
@@ -21,90 +26,162 @@ const body = (data: Buffer, offset?: number) => ({
   ...(offset !== undefined ? { range: { start: offset, end: offset + data.length - 1 } } : {}),
 });
 
-describe('domain: blob upload sessions', function () {
-  let directory: string;
-  let storage: FilesystemDriver;
-  let db: PGliteDatabase;
-  let metadata: SqlMetadataStore;
-  let caches: MemoryCache[] = [];
-  const sessions = () => {
-    const cache = new MemoryCache();
-    caches.push(cache);
-    const blobs = new BlobStore({ storage, metadata });
-    return { uploads: new BlobUploadSessions({ storage, cache, blobs, ttlSeconds: 600 }), blobs, cache };
+/** `driver` without its append: upload sessions then store a part per chunk. */
+function partsOnly(driver: BlobStorageDriver): BlobStorageDriver {
+  return {
+    name: driver.name,
+    put: (path, body) => driver.put(path, body),
+    read: (path, range) => driver.read(path, range),
+    stat: (path) => driver.stat(path),
+    list: (prefix) => driver.list(prefix),
+    assemble: (dest, sources) => driver.assemble(dest, sources),
+    delete: (path) => driver.delete(path),
+    deletePrefix: (prefix) => driver.deletePrefix(prefix),
+    close: () => driver.close(),
   };
+}
 
-  before(async function () {
-    directory = await mkdtemp(join(tmpdir(), 'berth-uploads-'));
-    storage = new FilesystemDriver({ rootDirectory: directory });
-    db = await PGliteDatabase.open({});
-    metadata = new SqlMetadataStore(db);
-    await metadata.migrate();
-  });
-  after(async function () {
-    for (const cache of caches) await cache.close();
-    caches = [];
-    await db.close();
-    await rm(directory, { recursive: true, force: true });
-  });
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
 
-  it('finishes on a fresh process (no running hash, no cache) by re-reading the parts', async function () {
-    const first = sessions();
-    const data = randomBytes(300_000);
-    const started = await first.uploads.start('dom/a');
-    await first.uploads.append('dom/a', started.id, body(data.subarray(0, 100_000), 0));
-    await first.uploads.append('dom/a', started.id, body(data.subarray(100_000, 200_000), 100_000));
-    const second = sessions();
-    expect((await second.uploads.status('dom/a', started.id)).offset).to.equal(200_000);
-    await second.uploads.append('dom/a', started.id, body(data.subarray(200_000), 200_000));
-    const blob = await second.uploads.finish('dom/a', started.id, sha256(data));
-    expect(blob).to.deep.equal({ digest: sha256(data).value, size: data.length });
-    const chunks: Buffer[] = [];
-    for await (const chunk of await second.blobs.read(sha256(data))) chunks.push(chunk as Buffer);
-    expect(Buffer.concat(chunks).equals(data)).to.equal(true);
-    expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
-  });
+for (const layout of ['appended', 'parts'] as const) {
+  describe(`domain: blob upload sessions (chunks ${layout === 'appended' ? 'appended to one object' : 'stored as parts'})`, function () {
+    let directory: string;
+    let storage: BlobStorageDriver;
+    let db: PGliteDatabase;
+    let metadata: SqlMetadataStore;
+    let caches: MemoryCache[] = [];
+    const sessions = () => {
+      const cache = new MemoryCache();
+      caches.push(cache);
+      const blobs = new BlobStore({ storage, metadata });
+      return { uploads: new BlobUploadSessions({ storage, cache, blobs, ttlSeconds: 600 }), blobs, cache };
+    };
 
-  it('keeps the session unchanged when a chunk is cut short', async function () {
-    const { uploads } = sessions();
-    const started = await uploads.start('dom/b');
-    const broken = new Readable({
-      read() {
-        this.push(randomBytes(1000));
-        this.destroy(new Error('client went away'));
-      },
+    before(async function () {
+      directory = await mkdtemp(join(tmpdir(), 'berth-uploads-'));
+      const filesystem = new FilesystemDriver({ rootDirectory: directory });
+      storage = layout === 'appended' ? filesystem : partsOnly(filesystem);
+      expect(canAppend(storage)).to.equal(layout === 'appended');
+      db = await PGliteDatabase.open({});
+      metadata = new SqlMetadataStore(db);
+      await metadata.migrate();
     });
-    let failed = false;
-    try {
-      await uploads.append('dom/b', started.id, { stream: broken });
-    } catch {
-      failed = true;
-    }
-    expect(failed).to.equal(true);
-    expect((await uploads.status('dom/b', started.id)).offset).to.equal(0);
-    const data = randomBytes(500);
-    await uploads.append('dom/b', started.id, body(data, 0));
-    expect((await uploads.finish('dom/b', started.id, sha256(data))).size).to.equal(500);
-  });
+    after(async function () {
+      for (const cache of caches) await cache.close();
+      caches = [];
+      await db.close();
+      await rm(directory, { recursive: true, force: true });
+    });
 
-  it('purges abandoned sessions, but not recent ones or one being written', async function () {
-    const { uploads, cache } = sessions();
-    for (const { id } of await Promise.all([uploads.start('dom/old'), uploads.start('dom/old')])) await uploads.cancel('dom/old', id);
-    const old = await uploads.start('dom/c');
-    await uploads.append('dom/c', old.id, body(randomBytes(10), 0));
-    const busy = await uploads.start('dom/c');
-    await cache.set(`upload:${busy.id}:lock`, 'someone', 60);
-    // An hour from now, both sessions are an hour old.
-    const later = Date.now() + 3_600_000;
-    expect(await uploads.purgeAbandoned(7200, later)).to.equal(0);
-    expect(await uploads.purgeAbandoned(1800, later)).to.equal(1);
-    let unknown: unknown;
-    try {
-      await uploads.status('dom/c', old.id);
-    } catch (err) {
-      unknown = err;
+    it('finishes on a fresh process (no running hash, no cache) by re-reading the parts', async function () {
+      const first = sessions();
+      const data = randomBytes(300_000);
+      const started = await first.uploads.start('dom/a');
+      await first.uploads.append('dom/a', started.id, body(data.subarray(0, 100_000), 0));
+      await first.uploads.append('dom/a', started.id, body(data.subarray(100_000, 200_000), 100_000));
+      const second = sessions();
+      expect((await second.uploads.status('dom/a', started.id)).offset).to.equal(200_000);
+      await second.uploads.append('dom/a', started.id, body(data.subarray(200_000), 200_000));
+      const blob = await second.uploads.finish('dom/a', started.id, sha256(data));
+      expect(blob).to.deep.equal({ digest: sha256(data).value, size: data.length });
+      const chunks: Buffer[] = [];
+      for await (const chunk of await second.blobs.read(sha256(data))) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(data)).to.equal(true);
+      expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
+    });
+
+    it('keeps the session unchanged when a chunk is cut short', async function () {
+      const { uploads } = sessions();
+      const started = await uploads.start('dom/b');
+      const broken = new Readable({
+        read() {
+          this.push(randomBytes(1000));
+          this.destroy(new Error('client went away'));
+        },
+      });
+      let failed = false;
+      try {
+        await uploads.append('dom/b', started.id, { stream: broken });
+      } catch {
+        failed = true;
+      }
+      expect(failed).to.equal(true);
+      expect((await uploads.status('dom/b', started.id)).offset).to.equal(0);
+      const data = randomBytes(500);
+      await uploads.append('dom/b', started.id, body(data, 0));
+      expect((await uploads.finish('dom/b', started.id, sha256(data))).size).to.equal(500);
+    });
+
+    it('purges abandoned sessions, but not recent ones or one being written', async function () {
+      const { uploads, cache } = sessions();
+      for (const { id } of await Promise.all([uploads.start('dom/old'), uploads.start('dom/old')])) await uploads.cancel('dom/old', id);
+      const old = await uploads.start('dom/c');
+      await uploads.append('dom/c', old.id, body(randomBytes(10), 0));
+      const busy = await uploads.start('dom/c');
+      await cache.set(`upload:${busy.id}:lock`, 'someone', 60);
+      // An hour from now, both sessions are an hour old.
+      const later = Date.now() + 3_600_000;
+      expect(await uploads.purgeAbandoned(7200, later)).to.equal(0);
+      expect(await uploads.purgeAbandoned(1800, later)).to.equal(1);
+      let unknown: unknown;
+      try {
+        await uploads.status('dom/c', old.id);
+      } catch (err) {
+        unknown = err;
+      }
+      expect(unknown).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+      expect((await uploads.status('dom/c', busy.id)).offset).to.equal(0);
+    });
+
+    it('refuses a final chunk with the wrong digest and leaves the session as it was', async function () {
+      const { uploads } = sessions();
+      const data = randomBytes(9000);
+      const started = await uploads.start('dom/d');
+      await uploads.append('dom/d', started.id, body(data.subarray(0, 5000), 0));
+      const refused = await rejection(uploads.finish('dom/d', started.id, sha256(randomBytes(10)), body(data.subarray(5000), 5000)));
+      expect(refused).to.be.instanceOf(RegistryError).with.property('code', 'DIGEST_INVALID');
+      expect((await uploads.status('dom/d', started.id)).offset).to.equal(5000);
+      expect((await sessions().uploads.status('dom/d', started.id)).offset).to.equal(5000);
+      const blob = await uploads.finish('dom/d', started.id, sha256(data), body(data.subarray(5000), 5000));
+      expect(blob.size).to.equal(9000);
+    });
+
+    it('refuses a chunk shorter than its Content-Range and leaves the session as it was', async function () {
+      const { uploads } = sessions();
+      const data = randomBytes(3000);
+      const started = await uploads.start('dom/e');
+      await uploads.append('dom/e', started.id, body(data.subarray(0, 1000), 0));
+      const short = { stream: Readable.from([data.subarray(1000, 1500)]), range: { start: 1000, end: 2999 } };
+      const refused = await rejection(uploads.append('dom/e', started.id, short));
+      expect(refused).to.be.instanceOf(RegistryError).with.property('code', 'RANGE_INVALID');
+      expect((await sessions().uploads.status('dom/e', started.id)).offset).to.equal(1000);
+      await uploads.append('dom/e', started.id, body(data.subarray(1000), 1000));
+      expect((await uploads.finish('dom/e', started.id, sha256(data))).size).to.equal(3000);
+    });
+
+    if (layout === 'appended') {
+      it('after a crash in the middle of an append, reports what reached the disk and finishes from there', async function () {
+        const first = sessions();
+        const data = randomBytes(2 * 1024 * 1024 + 77);
+        const started = await first.uploads.start('dom/f');
+        await first.uploads.append('dom/f', started.id, body(data.subarray(0, 1000), 0));
+        // What a process killed while appending the next chunk leaves: part of it on disk.
+        await appendFile(join(directory, '_uploads', started.id, 'data'), data.subarray(1000, 700_000));
+        const second = sessions();
+        expect((await second.uploads.status('dom/f', started.id)).offset).to.equal(700_000);
+        await second.uploads.append('dom/f', started.id, body(data.subarray(700_000), 700_000));
+        expect((await second.uploads.finish('dom/f', started.id, sha256(data))).size).to.equal(data.length);
+        const chunks: Buffer[] = [];
+        for await (const chunk of await second.blobs.read(sha256(data))) chunks.push(chunk as Buffer);
+        expect(Buffer.concat(chunks).equals(data)).to.equal(true);
+      });
     }
-    expect(unknown).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
-    expect((await uploads.status('dom/c', busy.id)).offset).to.equal(0);
   });
-});
+}

@@ -11,6 +11,8 @@ import {
   InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
+  canAppend,
+  type AppendingDriver,
   type BlobStorageDriver,
 } from '../../src/storage/driver.ts';
 
@@ -27,6 +29,8 @@ export interface DriverSuiteOptions {
   maxRssGrowth?: number;
   /** Bytes a failing upload sends before its stream errors, large enough to start a multipart upload. */
   failAfterBytes?: number;
+  /** Whether the driver appends in place (AppendingDriver): checked, and its cases run when true. */
+  appends: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -120,7 +124,7 @@ const INVALID_PATHS = [
 export function describeDriverSuite(
   name: string,
   makeDriver: () => Promise<DriverUnderTest>,
-  options: DriverSuiteOptions = {},
+  options: DriverSuiteOptions,
 ): void {
   describe(`BlobStorageDriver conformance: ${name}`, function () {
     let subject: DriverUnderTest | undefined;
@@ -241,6 +245,101 @@ export function describeDriverSuite(
 
       it('reports a missing object before looking at the range', async function () {
         await expectRejection(driver.read('r/missing', { offset: 5 }), PathNotFoundError);
+      });
+    });
+
+    describe('objects around 1 MiB and block boundaries (where a driver may change how it moves bytes)', function () {
+      // Sizes and ranges off the 4096-byte blocks and 1 MiB buffers a driver may align to.
+      for (const size of [MiB - 1, MiB, MiB + 1, 3 * MiB + 4097]) {
+        it(`stores ${size} bytes from a stream of uneven chunks and reads them whole and in ranges`, async function () {
+          const body = randomBytes(size);
+          const pieces: Buffer[] = [];
+          for (let at = 0, step = 1; at < size; at += step, step = (step * 7 + 4093) % 300_000 + 1) pieces.push(body.subarray(at, at + step));
+          assert.equal(await driver.put('b/obj', Readable.from(pieces)), size);
+          assert.equal((await driver.stat('b/obj'))?.size, size);
+          assert.equal((await readAll(await driver.read('b/obj'))).equals(body), true);
+          for (const [offset, end] of [
+            [1, 4096],
+            [4095, MiB + 4096],
+            [MiB - 3, size - 1],
+            [size - 1, size - 1],
+            [4096 * 3 + 17, undefined],
+          ] as Array<[number, number | undefined]>) {
+            const got = await readAll(await driver.read('b/obj', { offset, ...(end !== undefined ? { end } : {}) }));
+            assert.equal(got.equals(body.subarray(offset, end === undefined ? undefined : end + 1)), true, `range ${offset}-${end ?? ''}`);
+          }
+          await driver.delete('b/obj');
+        });
+      }
+    });
+
+    describe('append (drivers that extend objects in place)', function () {
+      it(`is ${options.appends ? '' : 'not '}offered by this driver`, function () {
+        assert.equal(canAppend(driver), options.appends);
+      });
+      if (!options.appends) return;
+      const appending = () => driver as AppendingDriver;
+
+      it('creates the object on the first append and grows it, chunks of any size crossing block and buffer boundaries', async function () {
+        const sizes = [1, 4095, 4097, MiB + 3, 2 * MiB - 7, 100, 0, 3 * MiB];
+        const body = randomBytes(sizes.reduce((a, b) => a + b, 0));
+        let offset = 0;
+        for (const size of sizes) {
+          const chunk = body.subarray(offset, offset + size);
+          const pieces = [chunk.subarray(0, Math.floor(size / 3)), chunk.subarray(Math.floor(size / 3))];
+          assert.equal(await appending().append('u/data', offset, Readable.from(pieces)), offset + size);
+          offset += size;
+          assert.equal((await driver.stat('u/data'))?.size, offset);
+        }
+        assert.equal((await readAll(await driver.read('u/data'))).equals(body), true);
+        const got = await readAll(await driver.read('u/data', { offset: 4095, end: MiB + 9000 }));
+        assert.equal(got.equals(body.subarray(4095, MiB + 9001)), true);
+        await driver.delete('u/data');
+      });
+
+      it('refuses an append at any offset but the current size, writing nothing', async function () {
+        await appending().append('u/data', 0, Readable.from([Buffer.from('abc')]));
+        await expectRejection(appending().append('u/data', 2, Readable.from([Buffer.from('x')])), InvalidOffsetError);
+        await expectRejection(appending().append('u/data', 4, Readable.from([Buffer.from('x')])), InvalidOffsetError);
+        await expectRejection(appending().append('u/other', 3, Readable.from([Buffer.from('x')])), InvalidOffsetError);
+        assert.equal((await readAll(await driver.read('u/data'))).toString(), 'abc');
+        await driver.delete('u/data');
+        await driver.delete('u/other');
+      });
+
+      for (const [label, offset, failAfter] of [
+        ['a small object', 10, 1024],
+        ['an unaligned offset, after more than 1 MiB', 4097, 3 * MiB + 5],
+      ] as Array<[string, number, number]>) {
+        it(`cuts the object back to its offset when the body fails (${label})`, async function () {
+          const before = randomBytes(offset);
+          await appending().append('u/data', 0, Readable.from([before]));
+          await expectRejection(appending().append('u/data', offset, failingStream(failAfter)), Error);
+          assert.equal((await driver.stat('u/data'))?.size, offset);
+          assert.equal((await readAll(await driver.read('u/data'))).equals(before), true);
+          // and the object takes the next append as if nothing had happened
+          assert.equal(await appending().append('u/data', offset, Readable.from([Buffer.from('next')])), offset + 4);
+          await driver.delete('u/data');
+        });
+      }
+
+      it('truncates to a smaller size only', async function () {
+        await appending().append('u/data', 0, Readable.from([Buffer.from('0123456789')]));
+        await appending().truncate('u/data', 4);
+        assert.equal((await readAll(await driver.read('u/data'))).toString(), '0123');
+        await expectRejection(appending().truncate('u/data', 5), InvalidOffsetError);
+        await expectRejection(appending().truncate('u/missing', 0), PathNotFoundError);
+        await driver.delete('u/data');
+      });
+
+      it('moves an appended object into place with a single-source assemble', async function () {
+        const body = randomBytes(MiB + 1234);
+        await appending().append('u/data', 0, Readable.from([body.subarray(0, 5000)]));
+        await appending().append('u/data', 5000, Readable.from([body.subarray(5000)]));
+        await driver.assemble('blobs/x/data', ['u/data']);
+        assert.equal(await driver.stat('u/data'), undefined);
+        assert.equal((await readAll(await driver.read('blobs/x/data'))).equals(body), true);
+        await driver.delete('blobs/x/data');
       });
     });
 

@@ -6,19 +6,26 @@ import { Readable } from 'node:stream';
 import { FilesystemDriver } from '../../src/storage/filesystem.ts';
 import { isRecycling } from '../../src/storage/driver.ts';
 import { randomBytes } from 'node:crypto';
-import { describeDriverSuite } from './driver-suite.ts';
+import { describeDriverSuite, readAll as readAllStream } from './driver-suite.ts';
 
 async function tempRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'berth-fs-driver-'));
 }
 
-describeDriverSuite('filesystem', async () => {
-  const rootDirectory = await tempRoot();
-  return {
-    driver: new FilesystemDriver({ rootDirectory }),
-    cleanup: () => rm(rootDirectory, { recursive: true, force: true }),
-  };
-});
+// Direct I/O on (the default) and off: the two ways the driver moves bytes of large objects.
+for (const directIO of [true, false]) {
+  describeDriverSuite(
+    `filesystem (${directIO ? 'direct I/O' : 'page cache only'})`,
+    async () => {
+      const rootDirectory = await tempRoot();
+      return {
+        driver: new FilesystemDriver({ rootDirectory, directIO }),
+        cleanup: () => rm(rootDirectory, { recursive: true, force: true }),
+      };
+    },
+    { appends: true },
+  );
+}
 
 describe('FilesystemDriver specifics', function () {
   let root: string;
@@ -27,6 +34,23 @@ describe('FilesystemDriver specifics', function () {
   });
   afterEach(async function () {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('moves large objects past the page cache (direct I/O) and small ones through it; never with directIO off', async function () {
+    const direct = new FilesystemDriver({ rootDirectory: root });
+    const large = randomBytes(3 * 1024 * 1024 + 100);
+    await direct.put('l/large', Readable.from([large.subarray(0, 5000), large.subarray(5000)]));
+    await direct.put('l/small', Readable.from([randomBytes(200_000)]));
+    assert.equal((await readAllStream(await direct.read('l/large'))).equals(large), true);
+    await readAllStream(await direct.read('l/small'));
+    // All but the last partial block of the large object went direct, both ways; nothing of the small one.
+    const expected = large.length - (large.length % 4096);
+    assert.deepEqual(direct.directBytes, { written: expected, read: large.length }, `direct I/O not used: does ${root}'s filesystem take O_DIRECT?`);
+
+    const buffered = new FilesystemDriver({ rootDirectory: root, directIO: false });
+    await buffered.put('l/large2', Readable.from([large]));
+    assert.equal((await readAllStream(await buffered.read('l/large2'))).equals(large), true);
+    assert.deepEqual(buffered.directBytes, { written: 0, read: 0 });
   });
 
   it('stores object "a/b" as the file <root>/a/b and leaves no temporary files', async function () {
