@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './net.ts';
-import { buildRegistry } from '../../registry/build.ts';
+import { REGISTRY_NODE_FLAGS, buildRegistry } from '../../registry/build.ts';
 import { testEnv } from '../env/test-env.ts';
 import { freshDatabase } from '../../registry/test/metadata/fresh-database.ts';
 
@@ -109,7 +109,7 @@ export async function startBerth(opts: BerthOptions): Promise<BerthProcess> {
 
   const child: ChildProcess = spawn(
     process.execPath,
-    [bundle, '--config', configFile],
+    [...REGISTRY_NODE_FLAGS, bundle, '--config', configFile],
     { cwd: repoRoot, env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -28,8 +28,8 @@ import { Writable } from 'node:stream';
 export const DIRECT_ALIGNMENT = 4096;
 /** Size of one staging slot; objects smaller than this stay in the page cache. */
 export const SLOT_SIZE = 1024 * 1024;
-/** Slots in the process (16 MiB of address space; resident only once used). */
-const SLOT_COUNT = 16;
+/** Slots in the process (12 MiB of address space; resident only once used): two per write, one per direct read in flight. */
+const SLOT_COUNT = 12;
 const WASM_PAGE_SIZE = 65536;
 
 export const O_DIRECT: number | undefined = (fsConstants as Record<string, number | undefined>).O_DIRECT;

@@ -20,10 +20,11 @@
  * Appending (AppendingDriver): upload sessions append their chunks to one file in place
  * (`append`), cut it back when a chunk fails, and close the upload by renaming it into place.
  *
- * Direct I/O: objects of 1 MiB and more are written and read past the page cache (O_DIRECT,
- * direct-io.ts) unless `directIO` is off or the filesystem refuses it (tmpfs, for one: then
- * the driver falls back to the page cache for good). That is where most of a push's CPU went
- * on the build machine; see direct-io.ts.
+ * Direct I/O: objects of 1 MiB and more are written, and read the first time, past the page
+ * cache (O_DIRECT, direct-io.ts) unless `directIO` is off or the filesystem refuses it (tmpfs,
+ * for one: then the driver falls back to the page cache for good). That is where most of a
+ * push's CPU went on the build machine; see direct-io.ts. An object read again while it is
+ * among the last 4096 large objects read is hot, and is read through the page cache.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
@@ -72,8 +73,10 @@ const STALE_TMP_MS = 60 * 60 * 1000;
 const READ_HIGH_WATER_MARK = 1024 * 1024;
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const COPY_BUFFER_SIZE = 1024 * 1024;
-/** Read buffers kept for reuse across reads (a stream uses two or three at a time): 12 MiB. */
-const MAX_SPARE_BUFFERS = 12;
+/** Read buffers kept for reuse across reads (a stream uses two or three at a time): 8 MiB. */
+const MAX_SPARE_BUFFERS = 8;
+/** How many large objects `read` remembers having read: read again meanwhile, one is hot. */
+const RECENT_LARGE_READS = 4096;
 /** Direct reads in flight per stream (the page cache's read-ahead does this for buffered reads). */
 const DIRECT_READ_AHEAD = 2;
 /** How many stat calls `list` runs at once. */
@@ -110,6 +113,8 @@ export class FilesystemDriver implements AppendingDriver {
   private readonly removals = new Set<Promise<unknown>>();
   /** Whether to try O_DIRECT; turned off for good the first time the filesystem refuses it. */
   private directIO: boolean;
+  /** Large objects read lately, oldest first (see `read`). */
+  private readonly recentLargeReads = new Set<string>();
   /** Bytes moved past the page cache so far (direct-io.ts), for tests and diagnostics. */
   readonly directBytes: DirectBytes = { written: 0, read: 0 };
 
@@ -217,9 +222,13 @@ export class FilesystemDriver implements AppendingDriver {
         await handle.close();
         return Readable.from([]);
       }
-      // Large objects are read past the page cache (direct-io.ts).
+      // Large objects are read past the page cache (direct-io.ts) the first time; one read
+      // again soon after is hot (a base layer every node pulls) and goes through the page
+      // cache, which then serves it while the kernel keeps it.
       const direct =
-        this.directIO && info.size >= SLOT_SIZE ? await this.openDirect(this.fullPath(path), fsConstants.O_RDONLY) : undefined;
+        this.directIO && info.size >= SLOT_SIZE && this.firstReadOf(path)
+          ? await this.openDirect(this.fullPath(path), fsConstants.O_RDONLY)
+          : undefined;
       // The stream owns the handles from here and closes them on end, error or destroy.
       return new FileRangeStream(handle, direct, offset, last + 1, this.spareReadBuffers, this.directBytes);
     } catch (err) {
@@ -371,6 +380,17 @@ export class FilesystemDriver implements AppendingDriver {
     const handle = await openDirect(file, flags);
     if (!handle) this.directIO = false; // this filesystem does not take O_DIRECT: stop trying
     return handle;
+  }
+
+  /** Whether `path` is not among the large objects read lately (remembering it from now on). */
+  private firstReadOf(path: string): boolean {
+    const seen = this.recentLargeReads.delete(path);
+    this.recentLargeReads.add(path);
+    if (this.recentLargeReads.size > RECENT_LARGE_READS) {
+      const oldest = this.recentLargeReads.values().next().value;
+      if (oldest !== undefined) this.recentLargeReads.delete(oldest);
+    }
+    return !seen;
   }
 
   private fullPath(path: string): string {

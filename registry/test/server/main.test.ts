@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { closedPort, pullBlob, pushBlob } from './helpers.ts';
-import { buildRegistry } from '../../build.ts';
+import { REGISTRY_NODE_FLAGS, buildRegistry } from '../../build.ts';
 
 /** What `npm start` runs: registry/src/main.ts bundled by registry/build.ts (set in before()). */
 let bundle: string | undefined;
@@ -23,7 +23,7 @@ interface Run {
 function runMain(args: string[], cwd: string, env: Record<string, string> = {}): Run {
   if (!bundle) throw new Error('the registry bundle is not built (before() builds it)');
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BERTH_')));
-  const child = spawn(process.execPath, [bundle, ...args], {
+  const child = spawn(process.execPath, [...REGISTRY_NODE_FLAGS, bundle, ...args], {
     cwd,
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,6 +70,11 @@ describe('npm start (registry/src/main.ts, bundled)', function () {
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is what package.json\'s start script runs, with the same node flags as the tests and the benchmark', () => {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.start, `tsx registry/build.ts && node ${REGISTRY_NODE_FLAGS.join(' ')} dist/registry/main.mjs`);
   });
 
   it('with no configuration runs the embedded registry with data in ./.berth-data, and stops on SIGTERM', async () => {

@@ -36,7 +36,7 @@ describe('FilesystemDriver specifics', function () {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('moves large objects past the page cache (direct I/O) and small ones through it; never with directIO off', async function () {
+  it('moves large objects past the page cache (direct I/O) and small or hot ones through it; never with directIO off', async function () {
     const direct = new FilesystemDriver({ rootDirectory: root });
     const large = randomBytes(3 * 1024 * 1024 + 100);
     await direct.put('l/large', Readable.from([large.subarray(0, 5000), large.subarray(5000)]));
@@ -46,11 +46,26 @@ describe('FilesystemDriver specifics', function () {
     // All but the last partial block of the large object went direct, both ways; nothing of the small one.
     const expected = large.length - (large.length % 4096);
     assert.deepEqual(direct.directBytes, { written: expected, read: large.length }, `direct I/O not used: does ${root}'s filesystem take O_DIRECT?`);
+    // Read again soon after, the object is hot: through the page cache, which keeps it.
+    assert.equal((await readAllStream(await direct.read('l/large', { offset: 10 }))).equals(large.subarray(10)), true);
+    assert.equal(direct.directBytes.read, large.length);
 
     const buffered = new FilesystemDriver({ rootDirectory: root, directIO: false });
     await buffered.put('l/large2', Readable.from([large]));
     assert.equal((await readAllStream(await buffered.read('l/large2'))).equals(large), true);
     assert.deepEqual(buffered.directBytes, { written: 0, read: 0 });
+  });
+
+  it('reads ranges at any offset right with direct I/O (each the first read of its object)', async function () {
+    const size = 3 * 1024 * 1024 + 4097;
+    const body = randomBytes(size);
+    await new FilesystemDriver({ rootDirectory: root }).put('r/large', Readable.from([body]));
+    for (const [offset, end] of [[0, size - 1], [1, 4096], [4095, 1024 * 1024 + 4096], [1024 * 1024 - 3, size - 1], [size - 5000, size - 1], [2 * 1024 * 1024, 2 * 1024 * 1024]]) {
+      const fresh = new FilesystemDriver({ rootDirectory: root });
+      const got = await readAllStream(await fresh.read('r/large', { offset: offset!, end }));
+      assert.equal(got.equals(body.subarray(offset, end! + 1)), true, `range ${offset}-${end}`);
+      assert.equal(fresh.directBytes.read, end! - offset! + 1, `range ${offset}-${end} not read directly`);
+    }
   });
 
   it('stores object "a/b" as the file <root>/a/b and leaves no temporary files', async function () {
