@@ -28,7 +28,10 @@
  * A blob sent whole in one request (POST ?digest=, or the closing PUT of an empty session)
  * skips parts altogether: it streams straight to its final key through a VerifyingStream,
  * which fails the write at its end unless the digest matches, so it never becomes visible
- * unverified (saves moving a part and ~6 sequential storage round trips).
+ * unverified (saves moving a part and ~6 sequential storage round trips). The VerifyingStream
+ * hashes on the worker thread of oci/hash-worker.ts, so the HTTP thread does not.
+ * (Chunks of a session still hash in this thread: their running hash must be read back after
+ * every chunk, for the cache.)
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -39,6 +42,7 @@ import type { CacheStore } from '../cache/cache.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../oci/grammar.ts';
 import { newHash } from '../oci/digest.ts';
+import { streamHasher, type StreamHasher } from '../oci/hash-worker.ts';
 import type { BlobInfo, BlobStore } from './blob-store.ts';
 import { uploadDataPath, uploadInfoPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
 
@@ -175,7 +179,7 @@ function tap(source: Readable, update: (chunk: Buffer) => void): Readable {
  */
 class VerifyingStream extends Transform {
   failure: RegistryError | undefined;
-  private readonly hash: Hash;
+  private readonly hasher: StreamHasher;
   private size = 0;
 
   constructor(
@@ -184,21 +188,36 @@ class VerifyingStream extends Transform {
     private readonly wrongLength: (received: number) => RegistryError,
   ) {
     super();
-    this.hash = newHash(digest.algorithm);
+    this.hasher = streamHasher(digest.algorithm);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    this.hash.update(chunk);
     this.size += chunk.length;
-    callback(null, chunk);
+    // The bytes go on at once; the next chunk waits only while the hasher has no room.
+    this.push(chunk);
+    const waiting = this.hasher.update(chunk);
+    if (waiting) waiting.then(() => callback(), callback);
+    else callback();
   }
 
   override _flush(callback: (error?: Error | null) => void): void {
-    if (this.length !== undefined && this.size !== this.length) this.failure = this.wrongLength(this.size);
-    else if (this.hash.digest('hex') !== this.digest.encoded) {
-      this.failure = new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: this.digest.value } });
+    if (this.length !== undefined && this.size !== this.length) {
+      this.failure = this.wrongLength(this.size);
+      this.hasher.abandon();
+      callback(this.failure);
+      return;
     }
-    callback(this.failure ?? null);
+    this.hasher.digest().then((hex) => {
+      if (hex !== this.digest.encoded) {
+        this.failure = new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: this.digest.value } });
+      }
+      callback(this.failure ?? null);
+    }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.hasher.abandon();
+    callback(error);
   }
 }
 
