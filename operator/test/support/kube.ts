@@ -53,31 +53,50 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Does what the kubelet and the Deployment controller would: reports every replica updated and available. */
 export async function markDeploymentAvailable(kc: KubeConfig, namespace: string, name: string): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
-  const d = await apps.readNamespacedDeployment({ name, namespace });
-  const n = d.spec?.replicas ?? 1;
-  d.status = {
-    observedGeneration: d.metadata!.generation,
-    replicas: n,
-    updatedReplicas: n,
-    readyReplicas: n,
-    availableReplicas: n,
-    conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'simulated by the test' }],
-  };
-  await apps.replaceNamespacedDeploymentStatus({ name, namespace, body: d });
+  await retryOnConflict(async () => {
+    const d = await apps.readNamespacedDeployment({ name, namespace });
+    const n = d.spec?.replicas ?? 1;
+    d.status = {
+      observedGeneration: d.metadata!.generation,
+      replicas: n,
+      updatedReplicas: n,
+      readyReplicas: n,
+      availableReplicas: n,
+      conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'simulated by the test' }],
+    };
+    await apps.replaceNamespacedDeploymentStatus({ name, namespace, body: d });
+  });
 }
 
 /** Does what the DaemonSet controller would: every (simulated) node runs the latest template and is ready. */
 export async function markDaemonSetRolledOut(kc: KubeConfig, namespace: string, name: string, nodes = 2): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
-  const ds = await apps.readNamespacedDaemonSet({ name, namespace });
-  ds.status = {
-    observedGeneration: ds.metadata!.generation,
-    currentNumberScheduled: nodes,
-    desiredNumberScheduled: nodes,
-    numberMisscheduled: 0,
-    numberReady: nodes,
-    numberAvailable: nodes,
-    updatedNumberScheduled: nodes,
-  };
-  await apps.replaceNamespacedDaemonSetStatus({ name, namespace, body: ds });
+  await retryOnConflict(async () => {
+    const ds = await apps.readNamespacedDaemonSet({ name, namespace });
+    ds.status = {
+      observedGeneration: ds.metadata!.generation,
+      currentNumberScheduled: nodes,
+      desiredNumberScheduled: nodes,
+      numberMisscheduled: 0,
+      numberReady: nodes,
+      numberAvailable: nodes,
+      updatedNumberScheduled: nodes,
+    };
+    await apps.replaceNamespacedDaemonSetStatus({ name, namespace, body: ds });
+  });
+}
+
+/**
+ * Run `update` (read, change, replace) again when the API server answers 409 Conflict: the
+ * operator under test may write the same object between our read and our replace.
+ */
+async function retryOnConflict(update: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await update();
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || attempt >= attempts) throw err;
+    }
+  }
 }
