@@ -81,7 +81,8 @@ async function writeAll(handle: fs.FileHandle, buffer: Buffer, length: number, p
   }
 }
 
-async function readFully(handle: fs.FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+/** Read `length` bytes at `position` into the start of `buffer` (through the page cache); fewer only at the end of the file. */
+export async function readFully(handle: fs.FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);

@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
-import { DIRECT_ALIGNMENT, DirectFileWriter, O_DIRECT, SLOT_SIZE, openDirect, readDirect } from './direct-io.ts';
+import { DIRECT_ALIGNMENT, DirectFileWriter, O_DIRECT, SLOT_SIZE, openDirect, readDirect, readFully } from './direct-io.ts';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -531,13 +531,7 @@ class FileRangeStream extends Readable implements RecyclingReadable {
         return read;
       }
     }
-    let read = 0;
-    while (read < length) {
-      const { bytesRead } = await this.handle.read(buffer, read, length - read, position + read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-    }
-    return read;
+    return readFully(this.handle, buffer, length, position);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
