@@ -77,6 +77,24 @@ describe('npm start (registry/src/main.ts, bundled)', function () {
     assert.equal(pkg.scripts.start, `tsx registry/build.ts && node ${REGISTRY_NODE_FLAGS.join(' ')} dist/registry/main.mjs`);
   });
 
+  it('loads the production backends\' packages (minio, pg, ioredis) only through dynamic imports', () => {
+    // Everything main.mjs imports statically, followed through the bundle's chunks.
+    const staticImports = (source: string) => [...source.matchAll(/^import\s[^;]*?from\s*"([^"]+)";?$|^import\s*"([^"]+)";?$/gm)].map((m) => m[1] ?? m[2]!);
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticImports(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('./')) visit(join(bundle!, '..', spec));
+        else packages.add(spec);
+      }
+    };
+    visit(bundle!);
+    assert.ok(packages.has('koa') && packages.has('@electric-sql/pglite'), `the import scan found ${[...packages].join(', ')}`);
+    for (const name of ['minio', 'pg', 'ioredis']) assert.ok(!packages.has(name), `${name} is imported statically by ${[...seen].join(', ')}`);
+  });
+
   it('with no configuration runs the embedded registry with data in ./.berth-data, and stops on SIGTERM', async () => {
     const port = await closedPort();
     const run = runMain([], dir, { BERTH_HTTP_PORT: String(port) });
