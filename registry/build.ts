@@ -20,9 +20,11 @@ export const REGISTRY_BUNDLE = join(root, 'dist', 'registry', 'main.mjs');
  * registry/test/server/main.test.ts), the tests and the benchmark (e2e/lib/berth.ts).
  * A young generation of at most 2 × 4 MiB instead of V8's 2 × 16 MiB: request bodies arrive
  * as 64 KiB buffers that die young, and the larger young generation mostly kept their malloc
- * memory (and V8's pages) resident after load.
+ * memory (and V8's pages) resident after load. `--expose-gc`: the registry collects the young
+ * generation after every few MiB of request bodies, and everything once idle after a burst
+ * (registry/src/runtime/memory.ts).
  */
-export const REGISTRY_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const REGISTRY_NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc'];
 
 export async function buildRegistry(): Promise<string> {
   const target = dirname(REGISTRY_BUNDLE);

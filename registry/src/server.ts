@@ -28,6 +28,7 @@ import { redactConfig, redactUrlPassword } from './config/redact.ts';
 import type { BerthConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
 import { PGliteDatabase } from './metadata/pglite.ts';
+import { exposedCollector, loadMallocTrim, processMemory, reportingIncomingMessage } from './runtime/memory.ts';
 import { SqlMetadataStore } from './metadata/sql-store.ts';
 import type { MetadataStore, SqlDatabase } from './metadata/store.ts';
 import type { BlobStorageDriver } from './storage/driver.ts';
@@ -101,6 +102,8 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   logger.info({ config: redactConfig(config) }, 'configuration');
 
   const { backends, database } = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
+  processMemory.use({ collect: exposedCollector(), trim: await mallocTrim() });
+  const removeIdleHook = processMemory.onIdle(() => backends.storage.releaseIdleMemory?.());
   let server: Server;
   let audit: AuditSink | undefined;
   try {
@@ -121,6 +124,7 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
     const app = createRegistryApp(deps);
     server = await listen(config, app.callback());
   } catch (error) {
+    removeIdleHook();
     await closeBackends(backends, logger);
     throw error;
   }
@@ -128,7 +132,7 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const url = `${config.http.tls ? 'https' : 'http'}://${hostForUrl(config.http.address)}:${port}`;
-  logger.info({ address: config.http.address, port, url, externalURL: config.http.externalURL }, 'registry listening');
+  logger.info({ address: config.http.address, port, url, externalURL: config.http.externalURL, memory: processMemory.capabilities }, 'registry listening');
 
   const stopTlsReload = config.http.tls
     ? reloadTlsOnChange(server as HttpsServer, config.http.tls, options.tlsReloadIntervalMs ?? DEFAULT_TLS_RELOAD_MS, logger)
@@ -141,6 +145,7 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
       logger.info('registry stopping: draining requests');
       await drain(server, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       await audit?.flush();
+      removeIdleHook();
       await closeBackends(backends, logger);
       logger.info('registry stopped');
     })();
@@ -353,11 +358,20 @@ async function closeBackends(backends: Partial<Backends>, logger: Logger): Promi
   });
 }
 
+let mallocTrimLoaded: Promise<(() => void) | undefined> | undefined;
+/** glibc's malloc_trim, loaded once per process. */
+function mallocTrim(): Promise<(() => void) | undefined> {
+  mallocTrimLoaded ??= loadMallocTrim();
+  return mallocTrimLoaded;
+}
+
 async function listen(config: BerthConfig, handler: Parameters<typeof createHttpServer>[1]): Promise<Server> {
   const tls = config.http.tls;
+  // Requests and body bytes are reported to the memory reclaimer (runtime/memory.ts).
+  const IncomingMessage = reportingIncomingMessage(processMemory);
   const server: Server = tls
-    ? createHttpsServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) }, handler)
-    : createHttpServer(handler);
+    ? createHttpsServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), IncomingMessage }, handler)
+    : createHttpServer({ IncomingMessage }, handler);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   // Blob uploads of several GiB on slow links: no deadline on a whole request. Node sets no

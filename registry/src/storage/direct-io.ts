@@ -41,7 +41,8 @@ export function alignDown(n: number): number {
 /**
  * The process's aligned staging buffers: slots of one WebAssembly.Memory (never grown, so its
  * ArrayBuffer stays valid). A slot is only ever lent to code in this module and the filesystem
- * driver, which give it back when the transfer using it has completed.
+ * driver, which give it back when the transfer using it has completed. Slots of a memory that
+ * was let go (releaseIfUnused) are never given back: none is lent then.
  */
 class AlignedSlots {
   private readonly free: Buffer[] = [];
@@ -59,6 +60,17 @@ class AlignedSlots {
 
   give(slot: Buffer): void {
     this.free.push(slot);
+  }
+
+  /**
+   * Let the memory go when no slot is lent (the registry is idle): the pages a burst touched
+   * stay resident otherwise. The next `take` makes a new memory, resident only as it is used.
+   */
+  releaseIfUnused(): void {
+    if (this.created && this.free.length === SLOT_COUNT) {
+      this.free.length = 0;
+      this.created = false;
+    }
   }
 }
 

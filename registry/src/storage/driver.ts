@@ -84,6 +84,9 @@ export interface BlobStorageDriver {
 
   /** Release connections, timers. */
   close(): Promise<void>;
+
+  /** Drop buffers kept for reuse (the registry is idle; see runtime/memory.ts). Optional. */
+  releaseIdleMemory?(): void;
 }
 
 /**

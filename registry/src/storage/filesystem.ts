@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
-import { DIRECT_ALIGNMENT, DirectFileWriter, O_DIRECT, SLOT_SIZE, openDirect, readDirect, readFully } from './direct-io.ts';
+import { DIRECT_ALIGNMENT, DirectFileWriter, alignedSlots, O_DIRECT, SLOT_SIZE, openDirect, readDirect, readFully } from './direct-io.ts';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -355,6 +355,11 @@ export class FilesystemDriver implements AppendingDriver {
     // Nothing held open (every handle belongs to a single call or stream); let the removals
     // started by deletePrefix finish.
     await Promise.all([...this.removals]);
+  }
+
+  releaseIdleMemory(): void {
+    this.spareReadBuffers.length = 0;
+    alignedSlots.releaseIfUnused();
   }
 
   /** `file` opened with `flags` (creating its parent directories when they are missing), plus a direct descriptor when possible. */

@@ -101,6 +101,8 @@ describe('npm start (registry/src/main.ts, bundled)', function () {
     try {
       const listening = await waitForLog(run, 'registry listening');
       assert.equal(listening.url, `http://127.0.0.1:${port}`);
+      // REGISTRY_NODE_FLAGS expose the collector, and glibc's malloc_trim loads (runtime/memory.ts).
+      assert.deepEqual(listening.memory, { youngCollections: true, trim: true });
       const response = await fetch(`http://127.0.0.1:${port}/v2/`);
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('docker-distribution-api-version'), 'registry/2.0');

@@ -119,6 +119,27 @@ describe('FilesystemDriver specifics', function () {
     }
   });
 
+  it('releaseIdleMemory between and during transfers: every byte still right, direct I/O still used', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    const data = randomBytes(6 * 1024 * 1024 + 777);
+    await driver.put('idle/a', Readable.from([data]));
+    driver.releaseIdleMemory();
+    await driver.put('idle/b', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]));
+    // Released while a read holds slots and buffers: the read goes on, later ones get fresh ones.
+    const reading = await driver.read('idle/a');
+    const chunks: Buffer[] = [];
+    for await (const chunk of reading as AsyncIterable<Buffer>) {
+      chunks.push(Buffer.from(chunk));
+      if (chunks.length === 1) driver.releaseIdleMemory();
+      if (isRecycling(reading)) reading.recycle(chunk);
+    }
+    assert.ok(Buffer.concat(chunks).equals(data));
+    driver.releaseIdleMemory();
+    assert.ok((await readAllStream(await driver.read('idle/b'))).equals(data));
+    const aligned = data.length - (data.length % 4096);
+    assert.deepEqual(driver.directBytes, { written: 2 * aligned, read: 2 * data.length }, 'direct I/O stopped after a release');
+  });
+
   it('closes the file when a recycling read is destroyed half way', async function () {
     const driver = new FilesystemDriver({ rootDirectory: root });
     await driver.put('half/way', randomBytes(4 * 1024 * 1024));
