@@ -15,16 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 export const REGISTRY_BUNDLE = join(root, 'dist', 'registry', 'main.mjs');
 
-/**
- * The `node` flags the registry runs with: `npm start` (package.json, checked equal by
- * registry/test/server/main.test.ts), the tests and the benchmark (e2e/lib/berth.ts).
- * A young generation of at most 2 × 4 MiB instead of V8's 2 × 16 MiB: request bodies arrive
- * as 64 KiB buffers that die young, and the larger young generation mostly kept their malloc
- * memory (and V8's pages) resident after load. `--expose-gc`: the registry collects the young
- * generation after every few MiB of request bodies, and everything once idle after a burst
- * (registry/src/runtime/memory.ts).
- */
-export const REGISTRY_NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc'];
+/** The `node` flags the registry runs with (npm start, tests, bench, the operator's Deployment). */
+export { REGISTRY_NODE_FLAGS } from './src/runtime/node-flags.ts';
 
 export async function buildRegistry(): Promise<string> {
   const target = dirname(REGISTRY_BUNDLE);

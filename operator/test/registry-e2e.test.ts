@@ -135,9 +135,10 @@ describe('Registry end to end: operator output runs the registry; node-trust fil
       }
     }
     const env: Record<string, string> = { BERTH_HTTP_ADDRESS: '127.0.0.1', BERTH_HTTP_PORT: String(port) };
+    // As the kubelet does: a value as it is (NODE_OPTIONS), a secretKeyRef from its Secret.
     for (const e of container.env ?? []) {
-      const ref = e.valueFrom!.secretKeyRef!;
-      env[e.name] = decode(await core.readNamespacedSecret({ name: ref.name!, namespace: ns }), ref.key);
+      const ref = e.valueFrom?.secretKeyRef;
+      env[e.name] = ref ? decode(await core.readNamespacedSecret({ name: ref.name!, namespace: ns }), ref.key) : e.value!;
     }
     const admin = await core.readNamespacedSecret({ name: 'e2e-admin', namespace: ns });
     creds = `${decode(admin, 'username')}:${decode(admin, 'password')}`;

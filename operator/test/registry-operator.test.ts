@@ -246,6 +246,7 @@ describe('Registry operator on a real kube-apiserver', function () {
       'BERTH_DATABASE_POSTGRES_URL',
       'BERTH_STORAGE_S3_ACCESSKEY',
       'BERTH_STORAGE_S3_SECRETKEY',
+      'NODE_OPTIONS',
     ]);
     assert.equal(await exists(() => core.readNamespacedPersistentVolumeClaim({ name: 'prod-data', namespace: ns })), false);
 

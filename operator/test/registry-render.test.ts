@@ -68,8 +68,10 @@ describe('Registry rendering (pure)', () => {
     assert.equal(out.deployment.spec!.strategy!.type, 'RollingUpdate');
     assert.equal(out.pvc, undefined);
     assert.equal(out.pdb!.spec!.maxUnavailable, 1);
+    // The registry's node flags (memory: runtime/memory.ts), whatever the image's entrypoint passes.
+    assert.deepEqual(c.env![0], { name: 'NODE_OPTIONS', value: '--max-semi-space-size=4 --expose-gc' });
     assert.deepEqual(
-      c.env!.map((e) => [e.name, e.valueFrom!.secretKeyRef!.name, e.valueFrom!.secretKeyRef!.key]),
+      c.env!.slice(1).map((e) => [e.name, e.valueFrom!.secretKeyRef!.name, e.valueFrom!.secretKeyRef!.key]),
       [
         ['BERTH_STORAGE_S3_ACCESSKEY', 's3', 'accessKey'],
         ['BERTH_STORAGE_S3_SECRETKEY', 's3', 'secretKey'],

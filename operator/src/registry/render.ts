@@ -18,6 +18,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { REGISTRY_NODE_FLAGS } from '../../../registry/src/runtime/node-flags.ts';
 import type { Registry } from '../crds/registry.ts';
 import { childNames, externalURL, ownerReference, registryHostPort, registryLabels, selectorLabels, servingNames } from './names.ts';
 
@@ -117,7 +118,8 @@ export function registryConfig(reg: Registry): Record<string, unknown> {
 
 /** Credentials reach the registry only as environment variables read from Secrets. */
 export function registryEnv(reg: Registry): V1EnvVar[] {
-  const env: V1EnvVar[] = [];
+  // The same node flags as npm start (whatever the image's entrypoint passes).
+  const env: V1EnvVar[] = [{ name: 'NODE_OPTIONS', value: REGISTRY_NODE_FLAGS.join(' ') }];
   const fromSecret = (name: string, secret: string, key: string): V1EnvVar => ({
     name,
     valueFrom: { secretKeyRef: { name: secret, key } },

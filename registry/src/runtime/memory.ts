@@ -17,7 +17,7 @@
  * hooks (pools dropping spare buffers) and `malloc_trim(0)`. Measured after `bench/drive.ts`'s
  * load: 214 MiB resident before, ~180 after.
  *
- * Both need the collector exposed (`--expose-gc`, REGISTRY_NODE_FLAGS in registry/build.ts);
+ * Both need the collector exposed (`--expose-gc`, REGISTRY_NODE_FLAGS in runtime/node-flags.ts);
  * without it (a registry embedded in another process, the unit tests) nothing is collected
  * early and the idle hooks still run. `malloc_trim` is glibc's; elsewhere it is left out.
  */
