@@ -8,9 +8,11 @@
  *     by its offset (a part appears whole or not at all) and the offset is the sum of the part
  *     sizes listed from storage. Appending writes every byte once: closing the upload moves
  *     the one object into place, where parts must be concatenated into a new object;
- *   - the running digest is Node's crypto hash, kept in this process between the requests of
- *     a session (clients send a session's chunks to one server) and fed as each chunk streams
- *     in; after each chunk the digest so far goes to the shared cache, so another replica can
+ *   - the running digest is a Node crypto hash kept by this process between the requests of a
+ *     session (clients send a session's chunks to one server), on the hashing worker thread
+ *     when it runs (oci/hash-worker.ts RunningHash: the worker keeps the hash by session, the
+ *     bytes cross in blocks lent per request), and fed as each chunk streams in; after each
+ *     chunk the digest so far goes to the shared cache, so another replica can
  *     finish the upload without re-reading it. A part written where the running hash is not
  *     at hand (another replica wrote the previous one, or a restart) is stored unhashed, and
  *     finishing then hashes the stored parts once, streaming them back.
@@ -29,20 +31,17 @@
  * skips parts altogether: it streams straight to its final key through a VerifyingStream,
  * which fails the write at its end unless the digest matches, so it never becomes visible
  * unverified (saves moving a part and ~6 sequential storage round trips). The VerifyingStream
- * hashes on the worker thread of oci/hash-worker.ts, so the HTTP thread does not.
- * (Chunks of a session still hash in this thread: their running hash must be read back after
- * every chunk, for the cache.)
+ * hashes on the worker thread of oci/hash-worker.ts too, so the HTTP thread does not.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Transform, pipeline, type Readable } from 'node:stream';
-import type { Hash } from 'node:crypto';
 import { canAppend, type AppendingDriver, type BlobStorageDriver, type ObjectInfo } from '../storage/driver.ts';
 import type { CacheStore } from '../cache/cache.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../oci/grammar.ts';
 import { newHash } from '../oci/digest.ts';
-import { streamHasher, type StreamHasher } from '../oci/hash-worker.ts';
+import { runningHash, streamHasher, type ChunkHasher, type RunningHash, type StreamHasher } from '../oci/hash-worker.ts';
 import type { BlobInfo, BlobStore } from './blob-store.ts';
 import { uploadDataPath, uploadInfoPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
 
@@ -124,47 +123,56 @@ class KnownSessions {
 
 /**
  * Running hashes of the sessions this process is writing, by upload id, each valid at one
- * offset. Bounded: the oldest entries go first (a dropped hash only costs a re-read).
+ * offset, with the digest so far. Bounded: the oldest entries go first (a dropped hash only
+ * costs a re-read). A hash taken out and not put back must be disposed of by the taker.
  */
 class RunningHashes {
-  private readonly entries = new Map<string, { algorithm: DigestAlgorithm; offset: number; hash: Hash }>();
+  private readonly entries = new Map<string, { offset: number; hash: RunningHash; hex: string }>();
 
   constructor(private readonly maxEntries = 4096) {}
 
-  /** Removes and returns the hash if it is at `offset` for `algorithm`. */
-  take(id: string, algorithm: DigestAlgorithm, offset: number): Hash | undefined {
+  /** Removes and returns the hash if it is at `offset` for `algorithm` (else drops it). */
+  take(id: string, algorithm: DigestAlgorithm, offset: number): RunningHash | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     this.entries.delete(id);
-    return entry.algorithm === algorithm && entry.offset === offset ? entry.hash : undefined;
+    if (entry.hash.algorithm === algorithm && entry.offset === offset) return entry.hash;
+    entry.hash.dispose();
+    return undefined;
   }
 
-  /** The hex digest at `offset` without consuming the hash. */
+  /** The hex digest at `offset`, leaving the hash in place. */
   peek(id: string, algorithm: DigestAlgorithm, offset: number): string | undefined {
     const entry = this.entries.get(id);
-    return entry && entry.algorithm === algorithm && entry.offset === offset ? entry.hash.copy().digest('hex') : undefined;
+    return entry && entry.hash.algorithm === algorithm && entry.offset === offset ? entry.hex : undefined;
   }
 
-  put(id: string, algorithm: DigestAlgorithm, offset: number, hash: Hash): void {
-    this.entries.delete(id);
-    this.entries.set(id, { algorithm, offset, hash });
+  put(id: string, offset: number, hash: RunningHash, hex: string): void {
+    this.delete(id);
+    this.entries.set(id, { offset, hash, hex });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      if (oldest !== undefined) this.delete(oldest);
     }
   }
 
   delete(id: string): void {
+    this.entries.get(id)?.hash.dispose();
     this.entries.delete(id);
   }
 }
 
-/** A pass-through that feeds every chunk to `update`. */
-function tap(source: Readable, update: (chunk: Buffer) => void): Readable {
+/**
+ * A pass-through that feeds every chunk to `hasher`: each chunk goes on at once; the next one
+ * waits only while the hasher has no room (as VerifyingStream does).
+ */
+function tap(source: Readable, hasher: ChunkHasher): Readable {
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      update(chunk);
-      callback(null, chunk);
+      this.push(chunk);
+      const waiting = hasher.update(chunk);
+      if (waiting) waiting.then(() => callback(), callback);
+      else callback();
     },
   });
   // Errors of the source (client went away) reach the storage driver through the transform.
@@ -469,31 +477,44 @@ export class BlobUploadSessions {
     const algorithm = session.info.algorithm ?? 'sha256';
     const start = session.offset;
     // Taken out while the chunk streams: if the write fails, the half-fed hash is dropped.
-    const hash = start === 0 ? newHash(algorithm) : this.running.take(session.id, algorithm, start);
-    const stream = hash ? tap(body.stream, (chunk) => hash.update(chunk)) : body.stream;
+    const hash = start === 0 ? runningHash(algorithm) : this.running.take(session.id, algorithm, start);
+    const hasher = hash?.feed();
+    const dropHash = () => {
+      hasher?.abandon();
+      hash?.dispose();
+    };
+    const stream = hasher ? tap(body.stream, hasher) : body.stream;
     const appending = this.appending;
     const path = appending ? uploadDataPath(session.id) : uploadPartPath(session.id, start);
-    const size = appending ? (await appending.append(path, start, stream)) - start : await this.storage.put(path, stream);
-    const undo = appending ? () => appending.truncate(path, start) : () => this.storage.delete(path);
-    if (size === 0) {
-      await undo();
-      if (hash) this.running.put(session.id, algorithm, start, hash);
-      return undefined;
+    let size: number;
+    try {
+      size = appending ? (await appending.append(path, start, stream)) - start : await this.storage.put(path, stream);
+    } catch (err) {
+      dropHash();
+      throw err;
     }
+    const undo = appending ? () => appending.truncate(path, start) : () => this.storage.delete(path);
     const expected = range ? range.end - range.start + 1 : body.length;
-    if (expected !== undefined && size !== expected) {
+    if (size !== 0 && expected !== undefined && size !== expected) {
+      dropHash();
       await undo();
       throw new RegistryError('RANGE_INVALID', 'chunk length does not match Content-Range', {
         headers: { Range: rangeHeader(start) },
       });
     }
+    const hex = await hasher?.checkpoint();
+    if (hash && hex === undefined) hash.dispose();
+    if (size === 0) {
+      await undo();
+      if (hash && hex !== undefined) this.running.put(session.id, start, hash, hex);
+      return undefined;
+    }
     session.offset += size;
     const modifiedAt = new Date();
     if (appending) session.parts = [{ path, size: session.offset, modifiedAt }];
     else session.parts.push({ path, size, modifiedAt });
-    if (!hash) return { undo, algorithm };
-    this.running.put(session.id, algorithm, session.offset, hash);
-    const hex = hash.copy().digest('hex');
+    if (!hash || hex === undefined) return { undo, algorithm };
+    this.running.put(session.id, session.offset, hash, hex);
     await this.cache.set(digestKey(session.id, algorithm, session.offset), hex, this.ttlSeconds);
     return { undo, algorithm, hex };
   }

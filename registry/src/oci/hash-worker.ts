@@ -38,12 +38,20 @@ parentPort.on('message', (m) => {
   if (m.op === 'update') {
     let hash = hashes.get(m.id);
     if (!hash) hashes.set(m.id, (hash = createHash(m.algorithm)));
-    hash.update(memory.subarray(m.offset, m.offset + m.length));
-    parentPort.postMessage({ op: 'taken', id: m.id, block: m.block });
+    if (m.bytes) {
+      hash.update(m.bytes);
+    } else {
+      hash.update(memory.subarray(m.offset, m.offset + m.length));
+      parentPort.postMessage({ op: 'taken', id: m.id, block: m.block });
+    }
   } else if (m.op === 'digest') {
     const hash = hashes.get(m.id) ?? createHash(m.algorithm);
     hashes.delete(m.id);
     parentPort.postMessage({ op: 'digest', id: m.id, hex: hash.digest('hex') });
+  } else if (m.op === 'peek') {
+    let hash = hashes.get(m.id);
+    if (!hash) hashes.set(m.id, (hash = createHash(m.algorithm)));
+    parentPort.postMessage({ op: 'digest', id: m.id, hex: hash.copy().digest('hex') });
   } else if (m.op === 'drop') {
     hashes.delete(m.id);
   }
@@ -63,10 +71,33 @@ class HashWorker {
   /** A hasher on the worker, or undefined when it has no two free blocks or cannot run. */
   hasher(algorithm: DigestAlgorithm): OffloadedHasher | undefined {
     if (this.failed || this.free.length < 2) return undefined;
+    return this.lend(this.newHashId(), algorithm);
+  }
+
+  /** A number for a hash on the worker (streams and running hashes share the numbering). */
+  newHashId(): number {
+    return this.nextId++;
+  }
+
+  /**
+   * A hasher feeding the worker's hash `id` (created on first use, kept after a checkpoint):
+   * through two blocks when free, else by posting copies of the bytes. Undefined once the
+   * worker has failed.
+   */
+  continueHash(id: number, algorithm: DigestAlgorithm): OffloadedHasher | undefined {
+    if (this.failed) return undefined;
+    return this.lend(id, algorithm);
+  }
+
+  get usable(): boolean {
+    return !this.failed && this.start() !== undefined;
+  }
+
+  private lend(id: number, algorithm: DigestAlgorithm): OffloadedHasher | undefined {
     const worker = this.start();
     if (!worker) return undefined;
-    const blocks: [number, number] = [this.free.pop()!, this.free.pop()!];
-    const hasher = new OffloadedHasher(this.nextId++, algorithm, blocks, this);
+    const blocks = this.free.length >= 2 ? [this.free.pop()!, this.free.pop()!] : [];
+    const hasher = new OffloadedHasher(id, algorithm, blocks, this);
     // Referenced while a stream waits on it, so a pending digest keeps the process alive.
     if (this.streams.size === 0) worker.ref();
     this.streams.set(hasher.id, hasher);
@@ -81,12 +112,12 @@ class HashWorker {
     return Buffer.from(this.memory, index * BLOCK_SIZE, BLOCK_SIZE);
   }
 
-  post(message: Record<string, unknown>): void {
-    this.worker!.postMessage(message);
+  post(message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
+    this.worker?.postMessage(message, transfer);
   }
 
   release(hasher: OffloadedHasher, blocks: number[]): void {
-    this.streams.delete(hasher.id);
+    if (this.streams.get(hasher.id) === hasher) this.streams.delete(hasher.id);
     this.free.push(...blocks);
     if (this.streams.size === 0) this.worker?.unref();
   }
@@ -133,7 +164,8 @@ class OffloadedHasher implements StreamHasher {
   constructor(
     readonly id: number,
     private readonly algorithm: DigestAlgorithm,
-    private readonly blocks: [number, number],
+    /** Two blocks, or none: the bytes are then posted as copies. */
+    private readonly blocks: number[],
     private readonly owner: HashWorker,
   ) {}
 
@@ -142,11 +174,20 @@ class OffloadedHasher implements StreamHasher {
   }
 
   async digest(): Promise<string> {
+    return this.finish('digest');
+  }
+
+  /** The digest of everything fed to this hash so far (by earlier hashers of the same id too); the worker keeps the hash. Ends this hasher. */
+  async checkpoint(): Promise<string> {
+    return this.finish('peek');
+  }
+
+  private async finish(op: 'digest' | 'peek'): Promise<string> {
     if (this.failure) throw this.failure;
     if (this.fill > 0) this.post();
     this.closed = true;
     const hex = new Promise<string>((resolve, reject) => (this.waitingForDigest = { resolve, reject }));
-    this.owner.post({ op: 'digest', id: this.id, algorithm: this.algorithm });
+    this.owner.post({ op, id: this.id, algorithm: this.algorithm });
     return hex;
   }
 
@@ -180,6 +221,13 @@ class OffloadedHasher implements StreamHasher {
 
   /** Copy `chunk` from `offset` into blocks, posting each full one; waits only for a block still with the worker. */
   private copy(chunk: Buffer, offset: number): Promise<void> | undefined {
+    if (this.blocks.length === 0) {
+      if (this.failure) return Promise.reject(this.failure);
+      // A copy in an ArrayBuffer of its own (Buffer#slice would be a view on pooled memory), moved to the worker.
+      const bytes = new Uint8Array(chunk.subarray(offset));
+      this.owner.post({ op: 'update', id: this.id, algorithm: this.algorithm, bytes }, [bytes.buffer as ArrayBuffer]);
+      return undefined;
+    }
     while (offset < chunk.length) {
       if (this.failure) return Promise.reject(this.failure);
       const index = this.blocks[this.current]!;
@@ -228,6 +276,82 @@ class LocalHasher implements StreamHasher {
     return this.hash.digest('hex');
   }
   abandon(): void {}
+}
+
+/**
+ * The running hash of a chunked upload session, fed request after request. Its state stays
+ * where it is between requests (on the worker, or a Node hash here); only the blocks are lent
+ * per request, so an idle session holds none.
+ */
+export interface RunningHash {
+  readonly algorithm: DigestAlgorithm;
+  /** A hasher for one request's bytes. */
+  feed(): ChunkHasher;
+  /** Drop the state (the session ended, or was fed bytes that were taken back). */
+  dispose(): void;
+}
+
+export interface ChunkHasher {
+  update(chunk: Buffer): Promise<void> | undefined;
+  /** The digest of everything fed so far, over all requests; undefined when it was lost (the worker failed). Ends this request's feeding. */
+  checkpoint(): Promise<string | undefined>;
+  /** This request's bytes were half fed (it failed): give the blocks back; dispose the running hash. */
+  abandon(): void;
+}
+
+class LocalRunningHash implements RunningHash {
+  private readonly hash: Hash;
+  constructor(readonly algorithm: DigestAlgorithm) {
+    this.hash = createHash(algorithm);
+  }
+  feed(): ChunkHasher {
+    const hash = this.hash;
+    return {
+      update: (chunk) => void hash.update(chunk),
+      checkpoint: async () => hash.copy().digest('hex'),
+      abandon: () => {},
+    };
+  }
+  dispose(): void {}
+}
+
+class WorkerRunningHash implements RunningHash {
+  private readonly id = hashWorker.newHashId();
+  private lost = false;
+  constructor(readonly algorithm: DigestAlgorithm) {}
+
+  feed(): ChunkHasher {
+    const hasher = this.lost ? undefined : hashWorker.continueHash(this.id, this.algorithm);
+    if (!hasher) {
+      // The worker failed: this hash is gone; the session's digest is computed from storage.
+      this.lost = true;
+      return { update: () => undefined, checkpoint: async () => undefined, abandon: () => {} };
+    }
+    return {
+      update: (chunk) =>
+        hasher.update(chunk)?.catch(() => {
+          this.lost = true;
+        }),
+      checkpoint: () =>
+        this.lost
+          ? (hasher.abandon(), Promise.resolve(undefined))
+          : hasher.checkpoint().catch(() => {
+              this.lost = true;
+              return undefined;
+            }),
+      abandon: () => hasher.abandon(),
+    };
+  }
+
+  dispose(): void {
+    this.lost = true;
+    hashWorker.post({ op: 'drop', id: this.id });
+  }
+}
+
+/** A running hash for a chunked upload: on the worker when it can run, else in this thread. */
+export function runningHash(algorithm: DigestAlgorithm): RunningHash {
+  return hashWorker.usable ? new WorkerRunningHash(algorithm) : new LocalRunningHash(algorithm);
 }
 
 /** A hasher for one stream: on the worker when it can, else in this thread. */

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { hashWorkerBlocks, streamHasher, type StreamHasher } from '../../src/oci/hash-worker.ts';
+import { hashWorkerBlocks, runningHash, streamHasher, type ChunkHasher, type StreamHasher } from '../../src/oci/hash-worker.ts';
 
-async function feed(hasher: StreamHasher, data: Buffer, sizes: number[]): Promise<void> {
+async function feed(hasher: StreamHasher | ChunkHasher, data: Buffer, sizes: number[]): Promise<void> {
   for (let at = 0, i = 0; at < data.length; i++) {
     const n = Math.min(sizes[i % sizes.length]!, data.length - at);
     await hasher.update(data.subarray(at, at + n));
@@ -62,14 +62,69 @@ describe('oci: hashing on the worker thread', function () {
     assert.equal(await hasher.digest(), createHash('sha256').update(data).digest('hex'));
   });
 
-  it('does not keep a process alive once its work is done', function () {
+  describe('running hashes of chunked uploads', function () {
+    it('digest so far after every request equals Node\'s digest of the prefix; no block is held between requests', async function () {
+      for (const algorithm of ['sha256', 'sha512'] as const) {
+        const data = randomBytes(5 * 1024 * 1024 + 3);
+        const hash = runningHash(algorithm);
+        // Requests of 1 MiB + 17 bytes (not block-aligned), each fed in uneven pieces.
+        for (let at = 0; at < data.length; ) {
+          const end = Math.min(at + (1 << 20) + 17, data.length);
+          const hasher = hash.feed();
+          await feed(hasher, data.subarray(at, end), [65536, 1000, 300_000]);
+          assert.equal(await hasher.checkpoint(), createHash(algorithm).update(data.subarray(0, end)).digest('hex'), `${algorithm} at ${end}`);
+          at = end;
+          assert.equal(hashWorkerBlocks().free, hashWorkerBlocks().total, 'blocks held between two requests of a session');
+        }
+        hash.dispose();
+      }
+    });
+
+    it('goes on without blocks when every block is lent (bytes posted as copies), and sessions stay apart', async function () {
+      // Four streams hold all eight blocks.
+      const holders = Array.from({ length: 4 }, () => streamHasher('sha256'));
+      assert.equal(hashWorkerBlocks().free, 0);
+      const datas = [randomBytes(3_000_000), randomBytes(2_500_000)];
+      const hashes = datas.map(() => runningHash('sha256'));
+      for (const [half, [from, to]] of [[0, 1_200_000], [1_200_000, 3_000_000]].entries()) {
+        for (const [i, data] of datas.entries()) {
+          const hasher = hashes[i]!.feed();
+          await feed(hasher, data.subarray(from, to), [65536]);
+          assert.equal(await hasher.checkpoint(), createHash('sha256').update(data.subarray(0, to)).digest('hex'), `session ${i}, request ${half}`);
+        }
+      }
+      hashes.forEach((h) => h.dispose());
+      holders.forEach((h) => h.abandon());
+      await settled();
+      assert.equal(hashWorkerBlocks().free, hashWorkerBlocks().total);
+    });
+
+    it('a request abandoned half way gives its blocks back; the disposed hash is gone, a new one starts from nothing', async function () {
+      const hash = runningHash('sha256');
+      const first = hash.feed();
+      await feed(first, randomBytes(1_500_000), [65536]);
+      first.abandon();
+      hash.dispose();
+      await settled();
+      assert.equal(hashWorkerBlocks().free, hashWorkerBlocks().total);
+      const again = runningHash('sha256').feed();
+      const data = randomBytes(100_000);
+      await feed(again, data, [4096]);
+      assert.equal(await again.checkpoint(), createHash('sha256').update(data).digest('hex'));
+    });
+  });
+
+  it('does not keep a process alive once its work is done, nor for a running hash between requests', function () {
     this.timeout(60_000);
     const module = fileURLToPath(new URL('../../src/oci/hash-worker.ts', import.meta.url));
-    const script = `const { streamHasher } = await import(${JSON.stringify(module)});
-      const h = streamHasher('sha256'); await h.update(Buffer.alloc(3 << 20, 1)); console.log(await h.digest());`;
+    // The running hash is left undisposed, as a session whose client went away.
+    const script = `const { streamHasher, runningHash } = await import(${JSON.stringify(module)});
+      const h = streamHasher('sha256'); await h.update(Buffer.alloc(3 << 20, 1)); console.log(await h.digest());
+      const r = runningHash('sha256').feed(); await r.update(Buffer.alloc(3 << 20, 1)); console.log(await r.checkpoint());`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.error, undefined, 'the process did not exit within 30 s: the hashing worker keeps it alive');
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), createHash('sha256').update(Buffer.alloc(3 << 20, 1)).digest('hex'));
+    const expected = createHash('sha256').update(Buffer.alloc(3 << 20, 1)).digest('hex');
+    assert.equal(run.stdout.trim(), `${expected}\n${expected}`);
   });
 });
