@@ -35,9 +35,13 @@ function cpuSeconds(pid: number | undefined): number {
 }
 async function measure(target: Target & { pid?: number }, what: string, scale: number, work: () => Promise<Timed>): Promise<void> {
   const cpu0 = cpuSeconds(target.pid);
+  const client0 = process.cpuUsage();
   const t = await work();
   const cpu = cpuSeconds(target.pid) - cpu0;
-  const perOp = target.pid === undefined ? '' : `  cpu ${cpu.toFixed(2)} s (${((cpu / t.count) * 1000).toFixed(2)} ms/op)`;
+  const client = process.cpuUsage(client0);
+  const clientMs = (client.user + client.system) / 1000 / t.count;
+  const perOp =
+    (target.pid === undefined ? '' : `  cpu ${cpu.toFixed(2)} s (${((cpu / t.count) * 1000).toFixed(2)} ms/op)`) + `  client ${clientMs.toFixed(2)} ms/op`;
   console.log(
     `${target.name.padEnd(14)} ${what.padEnd(16)} ${(t.rate * scale).toFixed(1).padStart(8)} ${scale === 1 ? 'req/s' : 'MiB/s'}  p50 ${t.p50Ms.toFixed(1)} ms  p99 ${t.p99Ms.toFixed(1)} ms${perOp}`,
   );

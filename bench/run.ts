@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--rounds 3] [--quick] [--out bench/results/latest.md]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
@@ -79,6 +79,16 @@ async function startDistribution(dir: string): Promise<{ target: Target; pid: nu
   };
 }
 
+/**
+ * Write back every dirty page now, outside any timed part. Distribution writes through the
+ * page cache without fsync and Berth writes large blobs directly; without this, the kernel
+ * writes one registry's pushed data back (30 s after it was written, dirty_expire_centisecs)
+ * while the other registry's scenarios run and compete with it for the disk.
+ */
+function settleDisk(): void {
+  execFileSync('sync');
+}
+
 type Scenario = 'push monolithic' | 'push chunked' | 'pull' | 'manifest GET' | 'manifest HEAD';
 
 async function runScenarios(target: Target, round: number): Promise<Record<Scenario, Timed>> {
@@ -123,6 +133,7 @@ async function main(): Promise<void> {
       for (const { target } of order) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${target.name}\n`);
         results[target.name]!.push(await runScenarios(target, round));
+        settleDisk();
       }
     }
     const big: Record<string, Awaited<ReturnType<typeof bigBlob>> & { idleRssMiB: number }> = {};
@@ -133,6 +144,7 @@ async function main(): Promise<void> {
         { target: { name: 'berth (production backends)', url: production.url }, pid: production.pid },
       ];
       for (const { target, pid } of memoryTargets) {
+        settleDisk();
         process.stderr.write(`${BIG_BLOB / 1048576} MiB blob in and out: ${target.name}\n`);
         const idleRssMiB = rssMiB(pid);
         big[target.name] = { idleRssMiB, ...(await bigBlob(target, pid, BIG_BLOB)) };
