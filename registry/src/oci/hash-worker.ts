@@ -235,7 +235,10 @@ class OffloadedHasher implements StreamHasher {
         return new Promise<void>((resolve, reject) => (this.waitingForBlock = { resolve, reject })).then(() => this.copy(chunk, offset));
       }
       const n = Math.min(BLOCK_SIZE - this.fill, chunk.length - offset);
-      chunk.copy(this.owner.block(index), this.fill, offset, offset + n);
+      // Buffer#fill copies with one memcpy. Buffer#copy (TypedArray#set) into shared memory
+      // goes through V8's relaxed, word-by-word memmove instead: perf put it at 23 % of the
+      // HTTP thread during pushes (3x slower than memcpy here, bench notes).
+      this.owner.block(index).fill(chunk.subarray(offset, offset + n), this.fill, this.fill + n);
       this.fill += n;
       offset += n;
       if (this.fill === BLOCK_SIZE) this.post();
