@@ -439,8 +439,14 @@ export class FilesystemDriver implements AppendingDriver {
   }
 
   /** Drop now-empty directories above a removed object, up to (not including) the root. */
+  /**
+   * Remove the directories above `path` that its removal left empty, up to but not including
+   * the top-level one (`_uploads`, `blobs`, ...): that one is needed again at once (every
+   * finished upload emptied `_uploads`, and the next POST made it again: an rmdir and two
+   * mkdirs per upload, measured with strace).
+   */
   private async removeEmptyParents(path: string): Promise<void> {
-    for (let dir = parentPath(path); dir !== ''; dir = parentPath(dir)) {
+    for (let dir = parentPath(path); dir !== '' && parentPath(dir) !== ''; dir = parentPath(dir)) {
       try {
         await fs.rmdir(this.fullPath(dir));
       } catch {

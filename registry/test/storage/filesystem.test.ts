@@ -152,15 +152,21 @@ describe('FilesystemDriver specifics', function () {
     assert.deepEqual(await driver.list('half'), []);
   });
 
-  it('removes directories left empty by deletes, up to the root', async function () {
+  it('removes directories left empty by deletes, up to the top-level one, which stays', async function () {
     const driver = new FilesystemDriver({ rootDirectory: root });
     await driver.put('blobs/sha256/ab/abcd/data', Buffer.from('x'));
     await driver.put('blobs/sha256/ab/abef/data', Buffer.from('y'));
     await driver.delete('blobs/sha256/ab/abcd/data');
     assert.deepEqual((await readdir(join(root, 'blobs', 'sha256', 'ab'))).sort(), ['abef']);
     await driver.delete('blobs/sha256/ab/abef/data');
-    assert.deepEqual((await readdir(root)).sort(), ['.tmp']);
-    assert.notEqual(await stat(root), undefined);
+    assert.deepEqual((await readdir(root)).sort(), ['.tmp', 'blobs']);
+    assert.deepEqual(await readdir(join(root, 'blobs')), []);
+    // The same through deletePrefix, as a finished upload session is removed.
+    await driver.put('_uploads/s1/info', Buffer.from('{}'));
+    await driver.put('_uploads/s1/data', Buffer.from('z'));
+    await driver.deletePrefix('_uploads/s1');
+    assert.deepEqual(await readdir(join(root, '_uploads')), []);
+    assert.deepEqual(await driver.list(''), []);
   });
 
   it('sweeps stale temporary files left by a crash, and keeps fresh ones', async function () {
