@@ -1,9 +1,9 @@
 /**
  * `npm run build`: the registry as plain JavaScript, `dist/registry/main.mjs` and the chunks
  * it imports beside it (esbuild; npm packages stay external and load from node_modules), with
- * the SQL migrations beside them. `npm start` runs it with plain `node`: no TypeScript loader in the process, which
- * keeps about 85 MiB of resident memory out of the registry (tsx's loader thread and source
- * maps: measured 234 → 149 MiB after start on the embedded backends).
+ * the SQL migrations beside them. `npm start` runs it with plain `node`: no TypeScript loader
+ * in the process, which keeps about 85 MiB of resident memory out of the registry (tsx's
+ * loader thread and source maps: measured 234 → 149 MiB after start on the embedded backends).
  *
  * Written to a temporary directory and renamed into place, so a registry starting meanwhile
  * never loads half a build.

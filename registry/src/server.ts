@@ -102,7 +102,7 @@ export async function startRegistry(config: BerthConfig, options: StartOptions =
   logger.info({ config: redactConfig(config) }, 'configuration');
 
   const { backends, database } = await openBackends(config, logger, options.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS);
-  processMemory.use({ collect: exposedCollector(), trim: await mallocTrim() });
+  processMemory.use({ collect: exposedCollector(), trim: await loadMallocTrim() });
   const removeIdleHook = processMemory.onIdle(() => backends.storage.releaseIdleMemory?.());
   let server: Server;
   let audit: AuditSink | undefined;
@@ -356,13 +356,6 @@ async function closeBackends(backends: Partial<Backends>, logger: Logger): Promi
       logger.warn({ part: Object.keys(backends)[i], err: scrubCredentials(errorMessage(result.reason)) }, 'closing a backend failed');
     }
   });
-}
-
-let mallocTrimLoaded: Promise<(() => void) | undefined> | undefined;
-/** glibc's malloc_trim, loaded once per process. */
-function mallocTrim(): Promise<(() => void) | undefined> {
-  mallocTrimLoaded ??= loadMallocTrim();
-  return mallocTrimLoaded;
 }
 
 async function listen(config: BerthConfig, handler: Parameters<typeof createHttpServer>[1]): Promise<Server> {

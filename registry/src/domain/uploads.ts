@@ -163,16 +163,26 @@ class RunningHashes {
 }
 
 /**
- * A pass-through that feeds every chunk to `hasher`: each chunk goes on at once; the next one
- * waits only while the hasher has no room (as VerifyingStream does).
+ * One chunk through a hashing pass-through: it goes on at once, and the next one is taken
+ * only once the hasher has room for more (the hash worker's blocks may all be in use).
  */
+function passOnAndHash(
+  stream: Transform,
+  hasher: { update(chunk: Buffer): Promise<void> | undefined },
+  chunk: Buffer,
+  callback: (error?: Error | null) => void,
+): void {
+  stream.push(chunk);
+  const waiting = hasher.update(chunk);
+  if (waiting) waiting.then(() => callback(), callback);
+  else callback();
+}
+
+/** A pass-through that feeds every chunk to `hasher`. */
 function tap(source: Readable, hasher: ChunkHasher): Readable {
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      this.push(chunk);
-      const waiting = hasher.update(chunk);
-      if (waiting) waiting.then(() => callback(), callback);
-      else callback();
+      passOnAndHash(this, hasher, chunk, callback);
     },
   });
   // Errors of the source (client went away) reach the storage driver through the transform.
@@ -201,11 +211,7 @@ class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
     this.size += chunk.length;
-    // The bytes go on at once; the next chunk waits only while the hasher has no room.
-    this.push(chunk);
-    const waiting = this.hasher.update(chunk);
-    if (waiting) waiting.then(() => callback(), callback);
-    else callback();
+    passOnAndHash(this, this.hasher, chunk, callback);
   }
 
   override _flush(callback: (error?: Error | null) => void): void {

@@ -64,6 +64,8 @@ class HashWorker {
   private worker: Worker | undefined;
   private failed = false;
   private readonly memory = new SharedArrayBuffer(BLOCK_SIZE * BLOCK_COUNT);
+  /** A Buffer over each block, made once (the copy into a block is on every upload's path). */
+  private readonly blockViews = Array.from({ length: BLOCK_COUNT }, (_, i) => Buffer.from(this.memory, i * BLOCK_SIZE, BLOCK_SIZE));
   private readonly free: number[] = Array.from({ length: BLOCK_COUNT }, (_, i) => BLOCK_COUNT - 1 - i);
   private readonly streams = new Map<number, OffloadedHasher>();
   private nextId = 1;
@@ -89,7 +91,8 @@ class HashWorker {
     return this.lend(id, algorithm);
   }
 
-  get usable(): boolean {
+  /** Starts the worker if it is not running; false when it has failed or cannot start. */
+  canRun(): boolean {
     return !this.failed && this.start() !== undefined;
   }
 
@@ -109,7 +112,7 @@ class HashWorker {
   }
 
   block(index: number): Buffer {
-    return Buffer.from(this.memory, index * BLOCK_SIZE, BLOCK_SIZE);
+    return this.blockViews[index]!;
   }
 
   post(message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
@@ -335,13 +338,17 @@ class WorkerRunningHash implements RunningHash {
         hasher.update(chunk)?.catch(() => {
           this.lost = true;
         }),
-      checkpoint: () =>
-        this.lost
-          ? (hasher.abandon(), Promise.resolve(undefined))
-          : hasher.checkpoint().catch(() => {
-              this.lost = true;
-              return undefined;
-            }),
+      checkpoint: async () => {
+        if (this.lost) {
+          // An update failed (the worker died mid-request): nothing to ask it.
+          hasher.abandon();
+          return undefined;
+        }
+        return hasher.checkpoint().catch(() => {
+          this.lost = true;
+          return undefined;
+        });
+      },
       abandon: () => hasher.abandon(),
     };
   }
@@ -354,7 +361,7 @@ class WorkerRunningHash implements RunningHash {
 
 /** A running hash for a chunked upload: on the worker when it can run, else in this thread. */
 export function runningHash(algorithm: DigestAlgorithm): RunningHash {
-  return hashWorker.usable ? new WorkerRunningHash(algorithm) : new LocalRunningHash(algorithm);
+  return hashWorker.canRun() ? new WorkerRunningHash(algorithm) : new LocalRunningHash(algorithm);
 }
 
 /** A hasher for one stream: on the worker when it can, else in this thread. */

@@ -159,8 +159,18 @@ export function reportingIncomingMessage(reclaimer: MemoryReclaimer): typeof Inc
   };
 }
 
-/** glibc's `malloc_trim(0)` through koffi (FFI); undefined where there is no glibc or koffi cannot load. */
-export async function loadMallocTrim(): Promise<(() => void) | undefined> {
+let mallocTrimLoaded: Promise<(() => void) | undefined> | undefined;
+
+/**
+ * glibc's `malloc_trim(0)` through koffi (FFI), loaded once per process; undefined where there
+ * is no glibc or koffi cannot load.
+ */
+export function loadMallocTrim(): Promise<(() => void) | undefined> {
+  mallocTrimLoaded ??= bindMallocTrim();
+  return mallocTrimLoaded;
+}
+
+async function bindMallocTrim(): Promise<(() => void) | undefined> {
   if (process.platform !== 'linux') return undefined;
   try {
     const { default: koffi } = await import('koffi');

@@ -30,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
 import { DIRECT_ALIGNMENT, DirectFileWriter, alignedSlots, O_DIRECT, SLOT_SIZE, openDirect, readDirect, readFully } from './direct-io.ts';
 import { once } from 'node:events';
+import { LruCache } from '../cache/lru.ts';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -113,8 +114,8 @@ export class FilesystemDriver implements AppendingDriver {
   private readonly removals = new Set<Promise<unknown>>();
   /** Whether to try O_DIRECT; turned off for good the first time the filesystem refuses it. */
   private directIO: boolean;
-  /** Large objects read lately, oldest first (see `read`). */
-  private readonly recentLargeReads = new Set<string>();
+  /** Large objects read lately, by path (see `read`). */
+  private readonly recentLargeReads = new LruCache<true>({ maxBytes: RECENT_LARGE_READS, sizeOf: () => 1 });
   /** Bytes moved past the page cache so far (direct-io.ts), for tests and diagnostics. */
   readonly directBytes: DirectBytes = { written: 0, read: 0 };
 
@@ -389,12 +390,8 @@ export class FilesystemDriver implements AppendingDriver {
 
   /** Whether `path` is not among the large objects read lately (remembering it from now on). */
   private firstReadOf(path: string): boolean {
-    const seen = this.recentLargeReads.delete(path);
-    this.recentLargeReads.add(path);
-    if (this.recentLargeReads.size > RECENT_LARGE_READS) {
-      const oldest = this.recentLargeReads.values().next().value;
-      if (oldest !== undefined) this.recentLargeReads.delete(oldest);
-    }
+    const seen = this.recentLargeReads.has(path);
+    this.recentLargeReads.set(path, true);
     return !seen;
   }
 
@@ -438,7 +435,6 @@ export class FilesystemDriver implements AppendingDriver {
     }
   }
 
-  /** Drop now-empty directories above a removed object, up to (not including) the root. */
   /**
    * Remove the directories above `path` that its removal left empty, up to but not including
    * the top-level one (`_uploads`, `blobs`, ...): that one is needed again at once (every
