@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testEnv } from '../env/test-env.ts';
 import type { Backends } from '../lib/berth.ts';
+import { expectGinkgoSuitePasses } from '../lib/conformance.ts';
 import { readJunit } from '../lib/junit.ts';
 import { run } from '../lib/run.ts';
 import { apiExpect, createAccounts, startAuthBerth, type Accounts, type AuthBerth } from './auth-berth.ts';
@@ -65,6 +66,17 @@ for (const backends of ['embedded', 'production'] as Backends[]) {
           expect(out.code, out.stdout.slice(-2000)).to.equal(0);
         });
       }
+
+      it('passes the Ginkgo suite (2023-11-01) as a logged-in user with zero failures; mounts from another repository work with tokens', async function () {
+        const summary = await expectGinkgoSuitePasses(testEnv().tools.conformanceGinkgo, {
+          host: auth.berth.host,
+          dir,
+          namespace: 'library/conformance-ginkgo',
+          credentials: { username: auth.admin.username, password: auth.admin.password },
+          automaticMounts: false,
+        });
+        console.log(`      Ginkgo suite with auth: ${summary.tests} tests, ${summary.failures} failed, ${summary.skipped} skipped`);
+      });
     });
 
     describe('audit', function () {

@@ -120,6 +120,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
         crane: await toolbox.ensureGo(goPrograms.crane),
         helm: await toolbox.ensureGo(goPrograms.helm),
         conformance: await toolbox.ensureGo(goPrograms.conformance),
+        conformanceGinkgo: await toolbox.ensureGo(goPrograms.conformanceGinkgo),
         conformanceV111: await toolbox.ensureGo(goPrograms.conformanceV111).catch((err: Error) => {
           // The Go module proxy reachable here refuses this pseudo-version (403); say so
           // in the env file instead of failing every other test.

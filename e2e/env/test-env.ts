@@ -39,6 +39,11 @@ export interface TestEnv {
     /** The current conformance suite (opencontainers/distribution-spec main, `package main`). */
     conformance: string;
     /**
+     * The Ginkgo conformance suite at the newest commit the module proxy serves
+     * (2023-11-01; `go test -c`): the v1.1.x suites' form, workflows and environment.
+     */
+    conformanceGinkgo: string;
+    /**
      * The v1.1.1 conformance suite (`go test -c`). Empty when it could not be built (the
      * module proxy may refuse its pseudo-version); `unavailable.conformanceV111` says why.
      */

@@ -126,7 +126,7 @@ func main() {
 }
 
 /**
- * The v1.1.1 conformance suite is a Ginkgo test package: `go test -c` of the module's
+ * The v1.1.x conformance suites are a Ginkgo test package: `go test -c` of the module's
  * source, copied out of the read-only module cache.
  */
 function goTestCompile(module: string, version: string): GoProgram['build'] {
@@ -172,6 +172,15 @@ export const goPrograms = {
     version: 'v0.0.0-20260831232431-97274622c111',
     binary: 'conformance',
     build: goInstall(`${conformanceModule}@v0.0.0-20260831232431-97274622c111`),
+  },
+  conformanceGinkgo: {
+    name: 'oci-conformance',
+    // The last commit of the Ginkgo suite (the form v1.1.x ships) that the Go module proxy
+    // serves here: f2182352d4cc, 2023-11-01, between v1.1.0-rc3 and v1.1.0. Same four
+    // workflows and environment as v1.1.1.
+    version: 'v0.0.0-20231101194043-f2182352d4cc',
+    binary: 'conformance.test',
+    build: goTestCompile(conformanceModule, 'v0.0.0-20231101194043-f2182352d4cc'),
   },
   conformanceV111: {
     name: 'oci-conformance',

@@ -41,21 +41,25 @@ export class RegistryAccessController implements AccessController {
   }
 
   async authorize(request: AccessCallerRequestWithAddress, wanted: AccessRequest[]): Promise<AccessDecision> {
-    const scopes: Scope[] = wanted.map((w) => ({ type: w.type, name: w.name, actions: [...w.actions] }));
+    const toScope = (w: AccessRequest): Scope => ({ type: w.type, name: w.name, actions: [...w.actions] });
+    // What is decided on; a challenge also names the optional scopes, so the token a client
+    // fetches for it can cover them.
+    const scopes: Scope[] = wanted.filter((w) => !w.optional).map(toScope);
+    const challengeScopes: Scope[] = wanted.map(toScope);
     const credentials = parseAuthorization(request.headers['authorization']);
-    if (credentials === null) return this.unauthorized(scopes, 'malformed Authorization header', 'invalid_token');
+    if (credentials === null) return this.unauthorized(challengeScopes, 'malformed Authorization header', 'invalid_token');
 
     if (credentials?.scheme === 'bearer') {
       let claims;
       try {
         claims = await this.options.verifier.verifyAccessToken(credentials.token);
       } catch (err) {
-        if (err instanceof AuthError) return this.unauthorized(scopes, err.message, 'invalid_token');
+        if (err instanceof AuthError) return this.unauthorized(challengeScopes, err.message, 'invalid_token');
         throw err;
       }
       if (accessCovers(claims.access, scopes)) return subjectDecision(claims.sub);
-      if (claims.sub === '') return this.unauthorized(scopes, 'authentication required', 'insufficient_scope');
-      return { ...this.unauthorized(scopes, await this.insufficientMessage(scopes), 'insufficient_scope'), subject: claims.sub };
+      if (claims.sub === '') return this.unauthorized(challengeScopes, 'authentication required', 'insufficient_scope');
+      return { ...this.unauthorized(challengeScopes, await this.insufficientMessage(scopes), 'insufficient_scope'), subject: claims.sub };
     }
 
     let principal: Principal = ANONYMOUS;
@@ -64,19 +68,19 @@ export class RegistryAccessController implements AccessController {
         principal = await this.options.authenticator.authenticate(credentials.username, credentials.password, request.clientAddress, 'basic');
       } catch (err) {
         // The seam has no 429; a locked-out caller is told why in the message.
-        if (err instanceof AuthError) return this.unauthorized(scopes, err.message);
+        if (err instanceof AuthError) return this.unauthorized(challengeScopes, err.message);
         throw err;
       }
     } else if (scopes.length === 0) {
       // GET /v2/ without credentials: the challenge that starts every client's login.
-      return this.unauthorized(scopes, 'authentication required');
+      return this.unauthorized(challengeScopes, 'authentication required');
     }
 
     const grants = await grantScopes(principal, scopes, this.options.projects, this.now());
     const missing = grants.find((g) => g.granted.actions.length < g.requested.actions.length);
     if (missing === undefined) return principal.kind === 'anonymous' ? { ok: true } : subjectDecision(principal.name);
     // Anonymous callers learn nothing about which private projects exist.
-    if (principal.kind === 'anonymous') return this.unauthorized(scopes, 'authentication required');
+    if (principal.kind === 'anonymous') return this.unauthorized(challengeScopes, 'authentication required');
     return { ok: false, status: 403, code: 'DENIED', message: describeRefusal(missing), subject: principal.name };
   }
 

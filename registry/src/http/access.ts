@@ -1,3 +1,5 @@
+import { isValidRepositoryName } from '../oci/grammar.ts';
+
 /**
  * The auth seam of the /v2 API. Every route declares what it needs (routes.ts); the
  * AccessController decides. Token auth (issue 4) implements it; the default allows all.
@@ -7,6 +9,12 @@ export interface AccessRequest {
   type: 'repository' | 'registry';
   name: string;
   actions: string[];
+  /**
+   * Asked for in a 401 challenge's scope, never required: the source repository of a mount,
+   * whose refusal only turns the mount into an upload session. Clients fetch a token for the
+   * challenge's scope, so without it a token client could never mount.
+   */
+  optional?: boolean;
 }
 
 export interface AccessCallerRequest {
@@ -43,6 +51,12 @@ export function pullAccess(repository: string): AccessRequest[] {
 }
 export function pushAccess(repository: string): AccessRequest[] {
   return [{ type: 'repository', name: repository, actions: ['pull', 'push'] }];
+}
+/** POST uploads: push, and pull on the repository a blob is mounted `from` (optional). */
+export function uploadStartAccess(repository: string, query: Record<string, string | string[] | undefined>): AccessRequest[] {
+  const from = Array.isArray(query.from) ? query.from[0] : query.from;
+  const mounting = query.mount !== undefined && from !== undefined && from !== '' && from !== repository && isValidRepositoryName(from);
+  return mounting ? [...pushAccess(repository), { ...pullAccess(from)[0]!, optional: true }] : pushAccess(repository);
 }
 export function deleteAccess(repository: string): AccessRequest[] {
   return [{ type: 'repository', name: repository, actions: ['delete'] }];

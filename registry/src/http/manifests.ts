@@ -4,12 +4,12 @@
  * schema 1 to convert to, and every current client accepts what it pushed (as Distribution
  * does for OCI content).
  */
-import { parseReference } from '../oci/grammar.ts';
+import { parseLookupReference, parseReference } from '../oci/grammar.ts';
 import { emptyResponse, location, type Handler } from './context.ts';
 import { allQueryValues, readLimitedBody } from './request.ts';
 
 export const getManifest: Handler = async (ctx, { name, last }, services) => {
-  const manifest = await services.manifests.get(name, parseReference(last));
+  const manifest = await services.manifests.get(name, parseLookupReference(last));
   ctx.status = 200;
   if (ctx.method === 'HEAD') ctx.length = manifest.content.length;
   else ctx.body = manifest.content;
@@ -30,6 +30,6 @@ export const putManifest: Handler = async (ctx, { name, last }, services) => {
 };
 
 export const deleteManifest: Handler = async (ctx, { name, last }, services) => {
-  await services.manifests.delete(name, parseReference(last));
+  await services.manifests.delete(name, parseLookupReference(last));
   emptyResponse(ctx, 202);
 };

@@ -7,7 +7,7 @@
 import type { Context, Middleware } from 'koa';
 import { RegistryError } from '../errors.ts';
 import { parseRepositoryName } from '../oci/grammar.ts';
-import { catalogAccess, deleteAccess, pullAccess, pushAccess, type AccessRequest } from './access.ts';
+import { catalogAccess, deleteAccess, pullAccess, pushAccess, uploadStartAccess, type AccessRequest } from './access.ts';
 import { authorize, type Handler, type V2Services } from './context.ts';
 import { getBase } from './base.ts';
 import { deleteBlob, getBlob } from './blobs.ts';
@@ -21,7 +21,7 @@ export interface V2Route {
   pattern: RegExp;
   /** True when the first capture is a repository name. */
   named: boolean;
-  methods: Partial<Record<string, { access: (name: string) => AccessRequest[]; handle: Handler }>>;
+  methods: Partial<Record<string, { access: (name: string, ctx: Context) => AccessRequest[]; handle: Handler }>>;
 }
 
 const none = (): AccessRequest[] => [];
@@ -43,7 +43,7 @@ export const v2Routes: V2Route[] = [
       DELETE: { access: deleteAccess, handle: deleteManifest },
     },
   },
-  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: { access: pushAccess, handle: startUpload } } },
+  { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: { access: (name, ctx) => uploadStartAccess(name, ctx.query), handle: startUpload } } },
   {
     pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
     named: true,
@@ -93,7 +93,7 @@ export function v2Router(services: V2Services, routes: V2Route[] = v2Routes): Mi
       }
       const name = route.named ? parseRepositoryName(match[1]!) : '';
       const last = route.named && match[2] !== undefined ? decode(match[2]) : '';
-      await authorize(ctx, services, method.access(name));
+      await authorize(ctx, services, method.access(name, ctx));
       await method.handle(ctx, { name, last }, services);
       return;
     }

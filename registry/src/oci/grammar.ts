@@ -81,3 +81,15 @@ export function parseReference(reference: string): Reference {
   }
   return { kind: 'tag', tag: parseTag(reference) };
 }
+
+/**
+ * A reference to look a manifest up by (GET, HEAD, DELETE). A tag off the grammar cannot name
+ * anything stored, so it is MANIFEST_UNKNOWN (404), as Distribution answers and the v1.1
+ * conformance suites expect; a malformed digest stays DIGEST_INVALID.
+ */
+export function parseLookupReference(reference: string): Reference {
+  if (!reference.includes(':') && !TAG.test(reference)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference: reference.slice(0, 200) } });
+  }
+  return parseReference(reference);
+}

@@ -259,7 +259,8 @@ export function v2RoleMatrixSuite(backend: string, open: OpenHarnessDatabase): v
                 const reply = await send(h, request, authorization);
                 statuses.push(reply.status);
                 const where = (p: string) => `${who} ${request.method} ${request.path}: ${p}`;
-                if (reply.status >= 400) problems.push(...refusalProblems(h, reply, mode, scopes[0]!).map(where));
+                // A challenge names every scope the request asks for (a mount's source too).
+                if (reply.status >= 400) problems.push(...refusalProblems(h, reply, mode, scopes.join(' ')).map(where));
                 else if (action.content) problems.push(...action.content(reply, request, cell).map(where));
               }
               actual[who] = [...new Set(statuses)].join('/');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { AccessRequest } from '../../src/http/access.ts';
+import { pushAccess, uploadStartAccess, type AccessRequest } from '../../src/http/access.ts';
 import { RegistryAccessController } from '../../src/auth/access-controller.ts';
 import { PasswordAuthenticator } from '../../src/auth/authenticator.ts';
 import { generateSigningKey, verificationKeyOf } from '../../src/auth/keys.ts';
@@ -172,6 +172,25 @@ describe('auth/access-controller: /v2 access with tokens, Basic and anonymous ca
     const decision = await controller.authorize({ method: 'PUT', headers: {} }, OPERATIONS.push.wanted('library/app'));
     expect(decision.ok).to.equal(false);
     if (!decision.ok) expect(decision.challenge).to.equal(`Bearer realm="${REALM}",service="${SERVICE}",scope="repository:library/app:pull,push"`);
+  });
+
+  it("a mount's source repository is named in the challenge but not required", async () => {
+    const wanted = uploadStartAccess('team/dest', { mount: 'sha256:x', from: 'library/src' });
+    const anonymous = await controller.authorize({ method: 'POST', headers: {} }, wanted);
+    expect(anonymous.ok).to.equal(false);
+    if (!anonymous.ok) {
+      expect(anonymous.challenge).to.equal(`Bearer realm="${REALM}",service="${SERVICE}",scope="repository:team/dest:pull,push repository:library/src:pull"`);
+    }
+    // A token without the source (or Basic credentials) still opens the upload itself.
+    const pushOnly = await tokenFor('developer', 'team', OPERATIONS.push.wanted('team/dest'));
+    expect(await controller.authorize({ method: 'POST', headers: { authorization: `Bearer ${pushOnly}` } }, wanted)).to.deep.equal({ ok: true, subject: 'developer' });
+    const { user, password } = credentialsOf('developer', 'team')!;
+    expect(await controller.authorize({ method: 'POST', headers: { authorization: basic(user, password) } }, wanted)).to.deep.equal({ ok: true, subject: 'developer' });
+    // No mount, or a mount without `from` or from itself: push alone.
+    expect(uploadStartAccess('team/dest', {})).to.deep.equal(pushAccess('team/dest'));
+    expect(uploadStartAccess('team/dest', { mount: 'sha256:x' })).to.deep.equal(pushAccess('team/dest'));
+    expect(uploadStartAccess('team/dest', { mount: 'sha256:x', from: 'team/dest' })).to.deep.equal(pushAccess('team/dest'));
+    expect(uploadStartAccess('team/dest', { mount: 'sha256:x', from: 'Bad..Name' })).to.deep.equal(pushAccess('team/dest'));
   });
 
   it('a pull token is not a push token, and a token for repository A does not open repository B', async () => {

@@ -9,8 +9,10 @@ import { V2Client, digestOf, errorCode } from './registry-client.ts';
 /** Records what was asked; refuses pull on repositories under "private/" and anything anonymous on "locked/". */
 class RecordingAccess implements AccessController {
   readonly asked: AccessRequest[][] = [];
-  async authorize(request: { headers: Record<string, string | string[] | undefined> }, wanted: AccessRequest[]) {
-    this.asked.push(wanted);
+  async authorize(request: { headers: Record<string, string | string[] | undefined> }, asked: AccessRequest[]) {
+    this.asked.push(asked);
+    // Optional requests only go into a challenge's scope; they decide nothing.
+    const wanted = asked.filter((w) => !w.optional);
     if (wanted.some((w) => w.name.startsWith('locked/')) && !request.headers.authorization) {
       return { ok: false as const, status: 401 as const, code: 'UNAUTHORIZED' as const, message: 'authentication required', challenge: 'Bearer realm="http://auth.example/token",service="berth"' };
     }
@@ -48,6 +50,14 @@ describe('registry /v2 HTTP: access seam', function () {
       ['DELETE', `/v2/a/manifests/${digest}`, [{ type: 'repository', name: 'a', actions: ['delete'] }]],
       ['DELETE', `/v2/a/blobs/${digest}`, [{ type: 'repository', name: 'a', actions: ['delete'] }]],
       ['POST', '/v2/a/blobs/uploads/', [{ type: 'repository', name: 'a', actions: ['pull', 'push'] }]],
+      [
+        'POST',
+        `/v2/a/blobs/uploads/?mount=${digest}&from=src/repo`,
+        [
+          { type: 'repository', name: 'a', actions: ['pull', 'push'] },
+          { type: 'repository', name: 'src/repo', actions: ['pull'], optional: true },
+        ],
+      ],
       ['GET', '/v2/a/tags/list', [{ type: 'repository', name: 'a', actions: ['pull'] }]],
       ['GET', `/v2/a/referrers/${digest}`, [{ type: 'repository', name: 'a', actions: ['pull'] }]],
     ];

@@ -713,6 +713,17 @@ export function registryHttpSuite(makeRegistry: MakeRegistry): void {
       expectError(await client.putManifest(name, 'ok', manifest, OCI_MANIFEST), 400, 'MANIFEST_INVALID');
     });
 
+    it('answers MANIFEST_UNKNOWN for a tag off the grammar on GET, HEAD and DELETE (no such tag can exist)', async function () {
+      const name = repo();
+      await client.pushImage(name, 'stable');
+      for (const tag of ['.INVALID_MANIFEST_NAME', '-bad', 'a'.repeat(129)]) {
+        expectError(await client.request('GET', `/v2/${name}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');
+        expect((await client.request('HEAD', `/v2/${name}/manifests/${tag}`)).status).to.equal(404);
+        expectError(await client.request('DELETE', `/v2/${name}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');
+      }
+      expect((await client.request('GET', `/v2/${name}/manifests/stable`)).status).to.equal(200);
+    });
+
     it('changes nothing stored when requests fail', async function () {
       const name = repo();
       await client.pushImage(name, 'stable');
