@@ -3,7 +3,7 @@
  * (Debian `docker-registry`, filesystem storage) on the same machine, the same load against
  * each, alternating, several rounds; prints absolute figures and Berth ÷ Distribution ratios.
  *
- *   npm run bench -- [--rounds 3] [--quick] [--out bench/results/latest.md]
+ *   npm run bench -- [--rounds 5] [--quick] [--out bench/results/latest.md]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -25,7 +25,7 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
 const quick = flag('quick');
-const rounds = Number(option('rounds', quick ? '1' : '3'));
+const rounds = Number(option('rounds', quick ? '1' : '5'));
 const out = option('out', 'bench/results/latest.md');
 const BLOBS = 16;
 const BLOB_SIZE = 16 * 1024 * 1024;
@@ -91,8 +91,8 @@ function settleDisk(): void {
 
 type Scenario = 'push monolithic' | 'push chunked' | 'pull' | 'manifest GET' | 'manifest HEAD';
 
-async function runScenarios(target: Target, round: number): Promise<Record<Scenario, Timed>> {
-  const prefix = `bench/r${round}`;
+async function runScenarios(target: Target, round: number | 'warm-up', manifestRequests = MANIFEST_REQUESTS): Promise<Record<Scenario, Timed>> {
+  const prefix = `bench/${round === 'warm-up' ? 'warm-up' : `r${round}`}`;
   const mono = randomBlobs(BLOBS, BLOB_SIZE);
   const pushMono = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pushMonolithic(target, `${prefix}/mono`, mono[i]!));
   const chunkedBlobs = randomBlobs(BLOBS, BLOB_SIZE);
@@ -102,9 +102,16 @@ async function runScenarios(target: Target, round: number): Promise<Record<Scena
   const accept = `${mediaType}, application/vnd.docker.distribution.manifest.v2+json`;
   // warm-up, then measure
   await timed(500, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
-  const get = await timed(MANIFEST_REQUESTS, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
-  const head = await timed(MANIFEST_REQUESTS, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept));
+  const get = await timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
+  const head = await timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept));
   return { 'push monolithic': pushMono, 'push chunked': pushChunk, pull, 'manifest GET': get, 'manifest HEAD': head };
+}
+
+/** One registry's figures of one round, on one line: the spread behind the medians. */
+function describeRound(figures: Record<Scenario, Timed>): string {
+  return (Object.entries(figures) as Array<[Scenario, Timed]>)
+    .map(([s, t]) => (s.startsWith('manifest') ? `${s} ${t.rate.toFixed(0)} req/s` : `${s} ${((t.rate * BLOB_SIZE) / 1048576).toFixed(0)} MiB/s`))
+    .join(', ');
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -127,12 +134,22 @@ async function main(): Promise<void> {
   ];
   const results: Record<string, Array<Record<Scenario, Timed>>> = { distribution: [], berth: [] };
   try {
+    // One untimed round each first (a tenth of the manifest requests): a freshly started
+    // Berth runs its first round at 60-75 % of its later speed (JIT, heap growth, first
+    // queries), and a registry in service is warm. Its figures are printed, not counted.
+    for (const { target } of targets) {
+      process.stderr.write(`warm-up: ${target.name}\n`);
+      process.stderr.write(`  ${describeRound(await runScenarios(target, 'warm-up', MANIFEST_REQUESTS / 10))}\n`);
+      settleDisk();
+    }
     for (let round = 0; round < rounds; round++) {
       // alternate which registry goes first, so neither always gets a warmer machine
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const { target } of order) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${target.name}\n`);
-        results[target.name]!.push(await runScenarios(target, round));
+        const figures = await runScenarios(target, round);
+        results[target.name]!.push(figures);
+        process.stderr.write(`  ${describeRound(figures)}\n`);
         settleDisk();
       }
     }
@@ -157,7 +174,7 @@ async function main(): Promise<void> {
     const targetsOf: Record<Scenario, number> = { 'push monolithic': 1.5, 'push chunked': 1.5, pull: 1.2, 'manifest GET': 2.0, 'manifest HEAD': 2.0 };
     const lines: string[] = [];
     lines.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`);
-    lines.push(`Command: npm run bench -- ${args.join(' ')} (rounds: ${rounds}; medians of rounds)`);
+    lines.push(`Command: npm run bench -- ${args.join(' ')} (an untimed warm-up round each, then ${rounds} rounds; medians of rounds)`);
     lines.push('');
     lines.push('| scenario | unit | Distribution | Berth | ratio (Berth ÷ Distribution) | target | p50 ms D / B | p99 ms D / B |');
     lines.push('|---|---|---|---|---|---|---|---|');
@@ -175,6 +192,10 @@ async function main(): Promise<void> {
           `${median(d.map((x) => x.p50Ms)).toFixed(1)} / ${median(b.map((x) => x.p50Ms)).toFixed(1)} | ` +
           `${median(d.map((x) => x.p99Ms)).toFixed(1)} / ${median(b.map((x) => x.p99Ms)).toFixed(1)} |`,
       );
+    }
+    lines.push('');
+    for (const name of ['distribution', 'berth']) {
+      results[name]!.forEach((figures, round) => lines.push(`- ${name}, round ${round + 1}: ${describeRound(figures)}`));
     }
     lines.push('');
     lines.push(`| ${BIG_BLOB / 1048576} MiB blob | push MiB/s | pull MiB/s | RSS before, MiB | peak RSS, MiB | growth, MiB |`);

@@ -12,8 +12,11 @@
  *
  * O_DIRECT needs the memory address, the file offset and the length of every transfer aligned
  * to the device's block size. Node's Buffers are not aligned, but a WebAssembly.Memory's
- * backing store is (page-aligned), so the staging buffers are slots of one such memory, shared
- * by the process (`AlignedSlots`). Transfers are aligned to 4096 bytes, which covers devices
+ * backing store is (page-aligned). Writes stage through slots of one such memory, shared by
+ * the process (`AlignedSlots`), lent and given back within one write. Reads go straight into
+ * buffers that are each a small memory of their own (`alignedBuffer`), because a read's buffer
+ * becomes the HTTP response's chunk: it must be free to outlive the read, and to be dropped by
+ * whoever holds it last. Transfers are aligned to 4096 bytes, which covers devices
  * with 512-byte and 4 KiB blocks. What cannot be aligned (the last partial block of a file)
  * goes through an ordinary descriptor of the same file; the kernel keeps the two coherent.
  *
@@ -28,7 +31,7 @@ import { Writable } from 'node:stream';
 export const DIRECT_ALIGNMENT = 4096;
 /** Size of one staging slot; objects smaller than this stay in the page cache. */
 export const SLOT_SIZE = 1024 * 1024;
-/** Slots in the process (12 MiB of address space; resident only once used): two per write, one per direct read in flight. */
+/** Slots in the process (12 MiB of address space; resident only once used): two per write in flight. */
 const SLOT_COUNT = 12;
 const WASM_PAGE_SIZE = 65536;
 
@@ -217,31 +220,49 @@ export class DirectFileWriter extends Writable {
   }
 }
 
+/** The ArrayBuffers `alignedBuffer` made: only these may take direct reads. */
+const alignedMemories = new WeakSet<ArrayBufferLike>();
+
 /**
- * Read `length` bytes at `position` (no more than a slot's worth past the aligned start) with
- * direct I/O into `target`; returns the bytes copied, fewer only at the end of the file.
- * Undefined when no slot is free (the caller reads through the page cache instead).
+ * A page-aligned buffer of `size` bytes (a multiple of 64 KiB): a WebAssembly.Memory of its
+ * own, so it is freed by the garbage collector like any buffer, and a direct read can go
+ * straight into it (no staging slot, no copy). Used for reads, where the buffer travels on
+ * to the HTTP response and may be dropped anywhere along the way.
  */
-export async function readDirect(direct: fs.FileHandle, target: Buffer, length: number, position: number): Promise<number | undefined> {
-  const slot = alignedSlots.take();
-  if (!slot) return undefined;
-  try {
-    const start = alignDown(position);
-    const skip = position - start;
-    const span = Math.min(SLOT_SIZE, alignUp(skip + length));
-    // A direct read returns whole blocks until the end of the file; a short one ends it.
-    let read = 0;
-    while (read < span && read % DIRECT_ALIGNMENT === 0) {
-      const { bytesRead } = await direct.read(slot, read, span - read, start + read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-    }
-    const available = Math.max(0, Math.min(length, read - skip));
-    slot.copy(target, 0, skip, skip + available);
-    return available;
-  } finally {
-    alignedSlots.give(slot);
+export function alignedBuffer(size: number): Buffer {
+  if (size <= 0 || size % WASM_PAGE_SIZE !== 0) throw new RangeError(`aligned buffers are whole 64 KiB pages, not ${size} bytes`);
+  const pages = size / WASM_PAGE_SIZE;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  alignedMemories.add(memory.buffer);
+  return Buffer.from(memory.buffer, 0, size);
+}
+
+/** Whether `chunk` lies in a buffer `alignedBuffer` made. */
+export function isInAlignedBuffer(chunk: Buffer): boolean {
+  return alignedMemories.has(chunk.buffer);
+}
+
+/**
+ * Read up to `length` bytes at `position` with direct I/O into `target` (from `alignedBuffer`,
+ * starting at its first byte): the read starts at the block `position` is in, so the bytes
+ * asked for begin `position % DIRECT_ALIGNMENT` into `target`, which must hold them rounded
+ * up to whole blocks. Returns where they begin and how many arrived (fewer only at the end of
+ * the file).
+ */
+export async function readDirectInto(direct: fs.FileHandle, target: Buffer, length: number, position: number): Promise<{ offset: number; bytes: number }> {
+  if (!isInAlignedBuffer(target) || target.byteOffset !== 0) throw new Error('direct reads need a buffer from alignedBuffer()');
+  const start = alignDown(position);
+  const skip = position - start;
+  const span = alignUp(skip + length);
+  if (span > target.length) throw new RangeError(`a direct read of ${span} bytes does not fit a ${target.length}-byte buffer`);
+  // A direct read returns whole blocks until the end of the file; a short one ends it.
+  let read = 0;
+  while (read < span && read % DIRECT_ALIGNMENT === 0) {
+    const { bytesRead } = await direct.read(target, read, span - read, start + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
   }
+  return { offset: skip, bytes: Math.max(0, Math.min(length, read - skip)) };
 }
 
 function alignUp(n: number): number {

@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
-import { DIRECT_ALIGNMENT, DirectFileWriter, alignedSlots, O_DIRECT, SLOT_SIZE, openDirect, readDirect, readFully } from './direct-io.ts';
+import { DIRECT_ALIGNMENT, DirectFileWriter, alignedBuffer, alignedSlots, isInAlignedBuffer, O_DIRECT, SLOT_SIZE, openDirect, readDirectInto, readFully } from './direct-io.ts';
 import { once } from 'node:events';
 import { LruCache } from '../cache/lru.ts';
 import * as fs from 'node:fs/promises';
@@ -78,6 +78,11 @@ const COPY_BUFFER_SIZE = 1024 * 1024;
 const MAX_SPARE_BUFFERS = 8;
 /** How many large objects `read` remembers having read: read again meanwhile, one is hot. */
 const RECENT_LARGE_READS = 4096;
+/**
+ * Chunks a read stream lends (views on its pooled buffers) before it decides its consumer does
+ * not recycle: a response writer holds two or three at a time.
+ */
+const MAX_LENT_BUFFERS = 8;
 /** Direct reads in flight per stream (the page cache's read-ahead does this for buffered reads). */
 const DIRECT_READ_AHEAD = 2;
 /** How many stat calls `list` runs at once. */
@@ -470,7 +475,8 @@ export class FilesystemDriver implements AppendingDriver {
 }
 
 /**
- * Bytes [start, end) of an open file, read in chunks of READ_HIGH_WATER_MARK into buffers the
+ * Bytes [start, end) of an open file, read in chunks of READ_HIGH_WATER_MARK into page-aligned
+ * buffers (direct-io.ts `alignedBuffer`, so a direct read lands in the chunk itself) that the
  * consumer can hand back (RecyclingReadable) to `spare`, the driver's pool: steady blob GETs
  * then allocate nothing (a pool per stream still allocated ~3 MiB per request, and V8 ran a
  * full mark-compact per ~170 MiB pulled). Closes the file on end, error or destroy
@@ -481,10 +487,12 @@ class FileRangeStream extends Readable implements RecyclingReadable {
   private issued: number;
   /** Reads started and not yet pushed, in file order; they never reject (errors are values). */
   private readonly ahead: Array<Promise<Buffer | Error>> = [];
+  /** Pooled buffers handed out as chunks and not recycled yet. */
+  private lent = 0;
 
   constructor(
     private readonly handle: fs.FileHandle,
-    /** The same file opened with O_DIRECT: reads go past the page cache when a slot is free. */
+    /** The same file opened with O_DIRECT: reads go past the page cache. */
     private readonly direct: fs.FileHandle | undefined,
     start: number,
     private readonly end: number,
@@ -496,10 +504,10 @@ class FileRangeStream extends Readable implements RecyclingReadable {
   }
 
   recycle(chunk: Buffer): void {
-    // Only whole buffers of this stream's own size (a chunk is a view on one of them).
-    if (this.spare.length < MAX_SPARE_BUFFERS && chunk.byteOffset === 0 && chunk.buffer.byteLength === READ_HIGH_WATER_MARK) {
-      this.spare.push(Buffer.from(chunk.buffer, 0, READ_HIGH_WATER_MARK));
-    }
+    // Only buffers this driver made (a chunk is a view on one of them, at any offset).
+    if (!isInAlignedBuffer(chunk) || chunk.buffer.byteLength !== READ_HIGH_WATER_MARK) return;
+    this.lent--;
+    this.keep(Buffer.from(chunk.buffer, 0, READ_HIGH_WATER_MARK));
   }
 
   override _read(): void {
@@ -507,16 +515,10 @@ class FileRangeStream extends Readable implements RecyclingReadable {
     const depth = this.direct ? DIRECT_READ_AHEAD : 1;
     while (this.ahead.length < depth && this.issued < this.end) {
       const position = this.issued;
-      // A direct read takes at most what fits in one aligned slot from the block `position` is in.
-      const length = Math.min(this.end - position, READ_HIGH_WATER_MARK, this.direct ? SLOT_SIZE - (position % DIRECT_ALIGNMENT) : Infinity);
+      // A direct read fills the buffer from the start of the block `position` is in.
+      const length = Math.min(this.end - position, READ_HIGH_WATER_MARK - (this.direct ? position % DIRECT_ALIGNMENT : 0));
       this.issued += length;
-      const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_HIGH_WATER_MARK);
-      this.ahead.push(
-        this.readInto(buffer, length, position).then(
-          (read) => (read === length ? buffer.subarray(0, length) : new Error(`file ended ${this.end - position - read} bytes early`)),
-          (err: Error) => err,
-        ),
-      );
+      this.ahead.push(this.readChunk(length, position).catch((err: Error) => err));
     }
     const next = this.ahead.shift();
     if (!next) {
@@ -530,15 +532,44 @@ class FileRangeStream extends Readable implements RecyclingReadable {
     });
   }
 
-  private async readInto(buffer: Buffer, length: number, position: number): Promise<number> {
+  /**
+   * The next chunk. Whole-buffer chunks (and every direct one) are lent: the bytes are read
+   * into a pooled aligned buffer and the chunk is a view on it, which the consumer recycles.
+   * Past MAX_LENT_BUFFERS unrecycled ones the consumer is not recycling: it gets plain buffers
+   * (for a direct read, a copy out of a pooled one), which V8 frees sooner than the aligned
+   * memories. Short reads through the page cache (small objects, a blob's tail) get a plain
+   * buffer of their size.
+   */
+  private async readChunk(length: number, position: number): Promise<Buffer> {
+    const lend = this.lent < MAX_LENT_BUFFERS && (this.direct !== undefined || length === READ_HIGH_WATER_MARK);
+    const pooled = lend || this.direct !== undefined;
+    const buffer = pooled ? (this.spare.pop() ?? alignedBuffer(READ_HIGH_WATER_MARK)) : Buffer.allocUnsafeSlow(length);
+    if (lend) this.lent++;
+    const { offset, bytes } = await this.readInto(buffer, length, position).catch((err: Error) => {
+      if (pooled) this.keep(buffer);
+      if (lend) this.lent--;
+      throw err;
+    });
+    if (bytes !== length) throw new Error(`file ended ${this.end - position - bytes} bytes early`);
+    if (lend || !pooled) return buffer.subarray(offset, offset + length);
+    const copy = Buffer.allocUnsafeSlow(length);
+    buffer.copy(copy, 0, offset, offset + length);
+    this.keep(buffer);
+    return copy;
+  }
+
+  private keep(buffer: Buffer): void {
+    if (this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(buffer);
+  }
+
+  /** Where in `buffer` the bytes landed (a direct read starts at the block `position` is in), and how many. */
+  private async readInto(buffer: Buffer, length: number, position: number): Promise<{ offset: number; bytes: number }> {
     if (this.direct) {
-      const read = await readDirect(this.direct, buffer, length, position);
-      if (read !== undefined) {
-        this.counted.read += read;
-        return read;
-      }
+      const read = await readDirectInto(this.direct, buffer, length, position);
+      this.counted.read += read.bytes;
+      return read;
     }
-    return readFully(this.handle, buffer, length, position);
+    return { offset: 0, bytes: await readFully(this.handle, buffer, length, position) };
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { FilesystemDriver } from '../../src/storage/filesystem.ts';
 import { isRecycling } from '../../src/storage/driver.ts';
+import { alignedBuffer, isInAlignedBuffer, openDirect, readDirectInto } from '../../src/storage/direct-io.ts';
+import { constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { describeDriverSuite, readAll as readAllStream } from './driver-suite.ts';
 
@@ -138,6 +140,51 @@ describe('FilesystemDriver specifics', function () {
     assert.ok((await readAllStream(await driver.read('idle/b'))).equals(data));
     const aligned = data.length - (data.length % 4096);
     assert.deepEqual(driver.directBytes, { written: 2 * aligned, read: 2 * data.length }, 'direct I/O stopped after a release');
+  });
+
+  it('reads directly into the chunks it emits (page-aligned buffers, no staging copy); a consumer may keep or drop them', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    const data = randomBytes(12 * 1024 * 1024 + 4099);
+    await driver.put('zc/blob', data);
+    const kept: Buffer[] = [];
+    for await (const chunk of (await driver.read('zc/blob', { offset: 4095, end: data.length - 1 })) as AsyncIterable<Buffer>) {
+      kept.push(chunk); // never recycled: the next reads must not reuse these
+    }
+    // Eight lent, then plain copies: a consumer that never recycles does not pile up aligned memories.
+    assert.deepEqual(kept.map((chunk) => isInAlignedBuffer(chunk)), [...Array(8).fill(true), ...Array(kept.length - 8).fill(false)]);
+    assert.equal(driver.directBytes.read, data.length - 4095);
+    // A recycling consumer is lent every whole chunk (read again soon, the blob is hot: through
+    // the page cache, where the short tail gets a plain buffer of its size).
+    const recycled = await driver.read('zc/blob');
+    assert.ok(isRecycling(recycled));
+    const lent: boolean[] = [];
+    for await (const chunk of recycled as AsyncIterable<Buffer>) {
+      lent.push(isInAlignedBuffer(chunk));
+      recycled.recycle(chunk);
+    }
+    assert.deepEqual(lent, [...Array(12).fill(true), false]);
+    const again = new FilesystemDriver({ rootDirectory: root });
+    const other = randomBytes(2 * 1024 * 1024);
+    await again.put('zc/other', other);
+    assert.ok((await readAllStream(await again.read('zc/other'))).equals(other));
+    assert.ok(Buffer.concat(kept).equals(data.subarray(4095)), 'a kept chunk was overwritten');
+  });
+
+  it('takes direct reads only into buffers from alignedBuffer()', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('al/blob', randomBytes(2 * 1024 * 1024));
+    const handle = await openDirect(join(root, 'al', 'blob'), fsConstants.O_RDONLY);
+    assert.ok(handle, `${root}'s filesystem refuses O_DIRECT`);
+    try {
+      await assert.rejects(readDirectInto(handle, Buffer.alloc(1024 * 1024), 4096, 0), /alignedBuffer/);
+      await assert.rejects(readDirectInto(handle, alignedBuffer(65536).subarray(4096), 4096, 0), /alignedBuffer/);
+      await assert.rejects(readDirectInto(handle, alignedBuffer(65536), 65536, 1), RangeError);
+      assert.throws(() => alignedBuffer(1000), RangeError);
+      const target = alignedBuffer(65536);
+      assert.deepEqual(await readDirectInto(handle, target, 100, 2 * 1024 * 1024 - 50), { offset: 4096 - 50, bytes: 50 });
+    } finally {
+      await handle.close();
+    }
   });
 
   it('closes the file when a recycling read is destroyed half way', async function () {
