@@ -6,8 +6,7 @@
  *
  * `big` (not in the default set) streams one large blob in and out, sampling the resident memory of <pid>.
  */
-import { readFileSync } from 'node:fs';
-import { randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, bigBlob, rssMiB, type Target, type Timed } from './load.ts';
+import { randomBlobs, pushMonolithic, pushChunked, pullBlob, closePullConnections, pushImage, timed, manifestRequest, bigBlob, rssMiB, withServerCpu, type Target, type Timed } from './load.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -27,21 +26,14 @@ if (targets.length === 0) throw new Error('usage: tsx bench/drive.ts <name>=<url
 
 const BLOBS = 16;
 const SIZE = 16 * 1024 * 1024;
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 async function measure(target: Target & { pid?: number }, what: string, scale: number, work: () => Promise<Timed>): Promise<void> {
-  const cpu0 = cpuSeconds(target.pid);
   const client0 = process.cpuUsage();
-  const t = await work();
-  const cpu = cpuSeconds(target.pid) - cpu0;
+  const t = target.pid === undefined ? await work() : await withServerCpu(target.pid, work);
   const client = process.cpuUsage(client0);
   const clientMs = (client.user + client.system) / 1000 / t.count;
   const perOp =
-    (target.pid === undefined ? '' : `  cpu ${cpu.toFixed(2)} s (${((cpu / t.count) * 1000).toFixed(2)} ms/op)`) + `  client ${clientMs.toFixed(2)} ms/op`;
+    (t.serverCpuMsPerOp === undefined ? '' : `  cpu ${((t.serverCpuMsPerOp * t.count) / 1000).toFixed(2)} s (${t.serverCpuMsPerOp.toFixed(2)} ms/op)`) +
+    `  client ${clientMs.toFixed(2)} ms/op`;
   console.log(
     `${target.name.padEnd(14)} ${what.padEnd(16)} ${(t.rate * scale).toFixed(1).padStart(8)} ${scale === 1 ? 'req/s' : 'MiB/s'}  p50 ${t.p50Ms.toFixed(1)} ms  p99 ${t.p99Ms.toFixed(1)} ms${perOp}`,
   );
@@ -58,7 +50,10 @@ for (const target of targets) {
     const blobs = randomBlobs(BLOBS, SIZE);
     await measure(target, 'push chunked', 16, () => timed(BLOBS, 4, (i) => pushChunked(target, `${prefix}/chunked`, blobs[i]!, 4 * 1024 * 1024)));
   }
-  if (only.has('pull')) await measure(target, 'pull', 16, () => timed(BLOBS, 4, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!)));
+  if (only.has('pull')) {
+    await measure(target, 'pull', 16, () => timed(BLOBS, 4, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!)));
+    closePullConnections();
+  }
   if (only.has('get') || only.has('head')) {
     const mediaType = await pushImage(target, `${prefix}/image`, 'latest');
     const accept = `${mediaType}, application/vnd.docker.distribution.manifest.v2+json`;

@@ -15,7 +15,7 @@ import { startEnvironment } from '../e2e/env/environment.ts';
 import { consoleProgress } from '../e2e/env/progress.ts';
 import { freePort } from '../e2e/lib/net.ts';
 import {
-  type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, pushImage, timed, manifestRequest, bigBlob, rssMiB,
+  type Target, type Timed, randomBlobs, pushMonolithic, pushChunked, pullBlob, closePullConnections, pushImage, timed, manifestRequest, bigBlob, rssMiB, withServerCpu,
 } from './load.ts';
 
 const args = process.argv.slice(2);
@@ -91,26 +91,31 @@ function settleDisk(): void {
 
 type Scenario = 'push monolithic' | 'push chunked' | 'pull' | 'manifest GET' | 'manifest HEAD';
 
-async function runScenarios(target: Target, round: number | 'warm-up', manifestRequests = MANIFEST_REQUESTS): Promise<Record<Scenario, Timed>> {
+async function runScenarios(target: Target, pid: number, round: number | 'warm-up', manifestRequests = MANIFEST_REQUESTS): Promise<Record<Scenario, Timed>> {
   const prefix = `bench/${round === 'warm-up' ? 'warm-up' : `r${round}`}`;
+  const measure = (run: () => Promise<Timed>) => withServerCpu(pid, run);
   const mono = randomBlobs(BLOBS, BLOB_SIZE);
-  const pushMono = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pushMonolithic(target, `${prefix}/mono`, mono[i]!));
+  const pushMono = await measure(() => timed(BLOBS, BLOB_CONCURRENCY, (i) => pushMonolithic(target, `${prefix}/mono`, mono[i]!)));
   const chunkedBlobs = randomBlobs(BLOBS, BLOB_SIZE);
-  const pushChunk = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pushChunked(target, `${prefix}/chunked`, chunkedBlobs[i]!, CHUNK));
-  const pull = await timed(BLOBS, BLOB_CONCURRENCY, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!));
+  const pushChunk = await measure(() => timed(BLOBS, BLOB_CONCURRENCY, (i) => pushChunked(target, `${prefix}/chunked`, chunkedBlobs[i]!, CHUNK)));
+  const pull = await measure(() => timed(BLOBS, BLOB_CONCURRENCY, (i) => pullBlob(target, `${prefix}/mono`, mono[i]!)));
+  closePullConnections();
   const mediaType = await pushImage(target, `${prefix}/image`, 'latest');
   const accept = `${mediaType}, application/vnd.docker.distribution.manifest.v2+json`;
   // warm-up, then measure
   await timed(500, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
-  const get = await timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept));
-  const head = await timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept));
+  const get = await measure(() => timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'GET', accept)));
+  const head = await measure(() => timed(manifestRequests, MANIFEST_CONCURRENCY, () => manifestRequest(target, `${prefix}/image`, 'latest', 'HEAD', accept)));
   return { 'push monolithic': pushMono, 'push chunked': pushChunk, pull, 'manifest GET': get, 'manifest HEAD': head };
 }
 
 /** One registry's figures of one round, on one line: the spread behind the medians. */
 function describeRound(figures: Record<Scenario, Timed>): string {
   return (Object.entries(figures) as Array<[Scenario, Timed]>)
-    .map(([s, t]) => (s.startsWith('manifest') ? `${s} ${t.rate.toFixed(0)} req/s` : `${s} ${((t.rate * BLOB_SIZE) / 1048576).toFixed(0)} MiB/s`))
+    .map(([s, t]) => {
+      const rate = s.startsWith('manifest') ? `${t.rate.toFixed(0)} req/s` : `${((t.rate * BLOB_SIZE) / 1048576).toFixed(0)} MiB/s`;
+      return `${s} ${rate} (${t.serverCpuMsPerOp?.toFixed(2) ?? '?'} ms CPU/op)`;
+    })
     .join(', ');
 }
 
@@ -137,17 +142,17 @@ async function main(): Promise<void> {
     // One untimed round each first (a tenth of the manifest requests): a freshly started
     // Berth runs its first round at 60-75 % of its later speed (JIT, heap growth, first
     // queries), and a registry in service is warm. Its figures are printed, not counted.
-    for (const { target } of targets) {
+    for (const { target, pid } of targets) {
       process.stderr.write(`warm-up: ${target.name}\n`);
-      process.stderr.write(`  ${describeRound(await runScenarios(target, 'warm-up', MANIFEST_REQUESTS / 10))}\n`);
+      process.stderr.write(`  ${describeRound(await runScenarios(target, pid, 'warm-up', MANIFEST_REQUESTS / 10))}\n`);
       settleDisk();
     }
     for (let round = 0; round < rounds; round++) {
       // alternate which registry goes first, so neither always gets a warmer machine
       const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const { target } of order) {
+      for (const { target, pid } of order) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${target.name}\n`);
-        const figures = await runScenarios(target, round);
+        const figures = await runScenarios(target, pid, round);
         results[target.name]!.push(figures);
         process.stderr.write(`  ${describeRound(figures)}\n`);
         settleDisk();
@@ -176,8 +181,8 @@ async function main(): Promise<void> {
     lines.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString()}`);
     lines.push(`Command: npm run bench -- ${args.join(' ')} (an untimed warm-up round each, then ${rounds} rounds; medians of rounds)`);
     lines.push('');
-    lines.push('| scenario | unit | Distribution | Berth | ratio (Berth ÷ Distribution) | target | p50 ms D / B | p99 ms D / B |');
-    lines.push('|---|---|---|---|---|---|---|---|');
+    lines.push('| scenario | unit | Distribution | Berth | ratio (Berth ÷ Distribution) | target | p50 ms D / B | p99 ms D / B | registry CPU ms/op D / B |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
     for (const s of scenarios) {
       const d = results.distribution!.map((r) => r[s]);
       const b = results.berth!.map((r) => r[s]);
@@ -190,7 +195,8 @@ async function main(): Promise<void> {
       lines.push(
         `| ${s} | ${unit} | ${dRate.toFixed(1)} | ${bRate.toFixed(1)} | ${ratio.toFixed(2)} ${ratio >= targetsOf[s] ? '✅' : '❌'} | ≥ ${targetsOf[s]} | ` +
           `${median(d.map((x) => x.p50Ms)).toFixed(1)} / ${median(b.map((x) => x.p50Ms)).toFixed(1)} | ` +
-          `${median(d.map((x) => x.p99Ms)).toFixed(1)} / ${median(b.map((x) => x.p99Ms)).toFixed(1)} |`,
+          `${median(d.map((x) => x.p99Ms)).toFixed(1)} / ${median(b.map((x) => x.p99Ms)).toFixed(1)} | ` +
+          `${median(d.map((x) => x.serverCpuMsPerOp ?? NaN)).toFixed(2)} / ${median(b.map((x) => x.serverCpuMsPerOp ?? NaN)).toFixed(2)} |`,
       );
     }
     lines.push('');
@@ -212,6 +218,7 @@ async function main(): Promise<void> {
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, report + '\n');
   } finally {
+    closePullConnections();
     await berth.stop();
     await distribution.stop();
     await services.stop();
