@@ -1,7 +1,8 @@
 /**
  * The load the benchmark sends, identical for every registry: blob pushes (monolithic and
- * chunked), blob pulls, and manifest GET/HEAD by tag. Plain node:http with keep-alive, so the
- * client costs as little CPU as possible on a 2-core machine.
+ * chunked), blob pulls, and manifest GET/HEAD by tag. Plain node:http with keep-alive, and
+ * pulls through a raw keep-alive socket (BodyDiscardingConnection), so the client costs as
+ * little CPU as possible on a 2-core machine it shares with the registry.
  */
 import http from 'node:http';
 import net from 'node:net';
