@@ -49,14 +49,12 @@ interface Reply {
 function request(
   url: string,
   method: string,
-  opts: { headers?: Record<string, string | number>; body?: Buffer; discardBody?: boolean } = {},
+  opts: { headers?: Record<string, string | number>; body?: Buffer } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => {
-        if (!opts.discardBody) chunks.push(c);
-      });
+      res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });

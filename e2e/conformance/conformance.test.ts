@@ -20,7 +20,6 @@ function report(label: string, s: JunitSummary): void {
   console.log(`      ${label}: ${s.tests} tests, ${s.failures} failed, ${s.skipped} skipped`);
 }
 
-
 for (const backends of ['embedded', 'production'] as Backends[]) {
   describe(`OCI conformance on the ${backends} backends`, function () {
     this.timeout(15 * 60_000);

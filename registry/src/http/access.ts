@@ -1,9 +1,9 @@
-import { isValidRepositoryName } from '../oci/grammar.ts';
-
 /**
  * The auth seam of the /v2 API. Every route declares what it needs (routes.ts); the
  * AccessController decides. Token auth (issue 4) implements it; the default allows all.
  */
+import { isValidRepositoryName } from '../oci/grammar.ts';
+import { firstQueryValue } from './request.ts';
 
 export interface AccessRequest {
   type: 'repository' | 'registry';
@@ -54,7 +54,7 @@ export function pushAccess(repository: string): AccessRequest[] {
 }
 /** POST uploads: push, and pull on the repository a blob is mounted `from` (optional). */
 export function uploadStartAccess(repository: string, query: Record<string, string | string[] | undefined>): AccessRequest[] {
-  const from = Array.isArray(query.from) ? query.from[0] : query.from;
+  const from = firstQueryValue(query.from);
   const mounting = query.mount !== undefined && from !== undefined && from !== '' && from !== repository && isValidRepositoryName(from);
   return mounting ? [...pushAccess(repository), { ...pullAccess(from)[0]!, optional: true }] : pushAccess(repository);
 }

@@ -88,8 +88,7 @@ export function parseReference(reference: string): Reference {
  * conformance suites expect; a malformed digest stays DIGEST_INVALID.
  */
 export function parseLookupReference(reference: string): Reference {
-  if (!reference.includes(':') && !TAG.test(reference)) {
-    throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference: reference.slice(0, 200) } });
-  }
-  return parseReference(reference);
+  if (reference.includes(':')) return parseReference(reference);
+  if (!TAG.test(reference)) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference: reference.slice(0, 200) } });
+  return { kind: 'tag', tag: reference };
 }
