@@ -305,7 +305,13 @@ async function openBackends(config: BerthConfig, logger: Logger, timeoutMs: numb
           const rootDirectory = resolve(storage.filesystem.rootDirectory);
           await mkdir(rootDirectory, { recursive: true });
           await access(rootDirectory, constants.R_OK | constants.W_OK);
-          keep(new FilesystemDriver({ rootDirectory, directIO: storage.filesystem.directIO }));
+          keep(
+            new FilesystemDriver({
+              rootDirectory,
+              directIO: storage.filesystem.directIO,
+              pageCacheBytes: storage.filesystem.pageCacheMiB * 1024 * 1024,
+            }),
+          );
         }),
     database.driver === 'postgres'
       ? check('metadata', `database postgres at ${describeUrl(database.postgres?.url)}`, true, async (keep) => {

@@ -69,6 +69,14 @@ export const FilesystemStorageSchema = Type.Object(
         'Write and read objects of 1 MiB and more past the page cache (O_DIRECT) where the filesystem allows it. ' +
         'Turn off on slow disks, where the page cache serving hot layers matters more than the copy it costs.',
     }),
+    pageCacheMiB: Type.Integer({
+      minimum: 0,
+      default: 1024,
+      description:
+        'With directIO: MiB of the blobs written or read lately that are kept in the page cache (written and read through it, ' +
+        'so a blob pulled soon after its push comes from memory); older ones are dropped from it and read past it. ' +
+        'Counts against a container\'s memory limit as reclaimable cache. 0: every large blob is read from the disk until it is hot.',
+    }),
   },
   section,
 );

@@ -20,17 +20,21 @@
  * Appending (AppendingDriver): upload sessions append their chunks to one file in place
  * (`append`), cut it back when a chunk fails, and close the upload by renaming it into place.
  *
- * Direct I/O: objects of 1 MiB and more are written, and read the first time, past the page
- * cache (O_DIRECT, direct-io.ts) unless `directIO` is off or the filesystem refuses it (tmpfs,
- * for one: then the driver falls back to the page cache for good). That is where most of a
- * push's CPU went on the build machine; see direct-io.ts. An object read again while it is
- * among the last 4096 large objects read is hot, and is read through the page cache.
+ * Large objects (1 MiB and more) and the page cache: the ones written or read lately, up to
+ * `pageCacheBytes` (1 GiB by default), are written and read through the page cache, and dropped
+ * from it when they fall out of that window (page-cache.ts); the others are read past it
+ * (O_DIRECT, direct-io.ts), as is everything when the window is 0 or cannot be kept (no
+ * posix_fadvise). An object read again while it is among the last 4096 large objects read is
+ * hot: read through the page cache, it joins the window. With `directIO` off, or on a
+ * filesystem that refuses O_DIRECT (tmpfs, for one: the driver then stops trying), every byte
+ * goes through the page cache and the kernel alone decides what it keeps.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
 import { DIRECT_ALIGNMENT, DirectFileWriter, alignedBuffer, alignedSlots, isInAlignedBuffer, O_DIRECT, SLOT_SIZE, openDirect, readDirectInto, readFully } from './direct-io.ts';
 import { once } from 'node:events';
 import { LruCache } from '../cache/lru.ts';
+import { CachedFileWriter, PageCacheWindow, loadPageCacheControl } from './page-cache.ts';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -54,7 +58,15 @@ export interface FilesystemDriverOptions {
    * filesystem allows it; default true. Off, every byte goes through the page cache.
    */
   directIO?: boolean;
+  /**
+   * With direct I/O: how many bytes of the large objects written or read lately to keep in the
+   * page cache (page-cache.ts); default DEFAULT_PAGE_CACHE_BYTES, 0 for none.
+   */
+  pageCacheBytes?: number;
 }
+
+/** Default budget of the page-cache window: 1 GiB. */
+export const DEFAULT_PAGE_CACHE_BYTES = 1024 * 1024 * 1024;
 
 interface DirectBytes {
   written: number;
@@ -123,12 +135,28 @@ export class FilesystemDriver implements AppendingDriver {
   private readonly recentLargeReads = new LruCache<true>({ maxBytes: RECENT_LARGE_READS, sizeOf: () => 1 });
   /** Bytes moved past the page cache so far (direct-io.ts), for tests and diagnostics. */
   readonly directBytes: DirectBytes = { written: 0, read: 0 };
+  /** The large objects kept in the page cache; undefined without direct I/O, budget or the kernel calls. */
+  private window: PageCacheWindow | undefined;
+  private readonly windowLoaded: Promise<void>;
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) throw new Error('filesystem storage: rootDirectory is required');
     this.rootDirectory = options.rootDirectory;
     this.directIO = (options.directIO ?? true) && O_DIRECT !== undefined;
     this.tmpDirectory = join(this.rootDirectory, TMP_DIR);
+    const pageCacheBytes = options.pageCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES;
+    this.windowLoaded =
+      this.directIO && pageCacheBytes > 0
+        ? loadPageCacheControl().then((control) => {
+            if (control) this.window = new PageCacheWindow({ maxBytes: pageCacheBytes, control });
+          })
+        : Promise.resolve();
+  }
+
+  /** Bytes of large objects the page-cache window keeps now (0 without one), for tests and diagnostics. */
+  async pageCacheWindowBytes(): Promise<number | undefined> {
+    await this.windowLoaded;
+    return this.window?.keptBytes;
   }
 
   async put(path: string, body: Readable | Buffer): Promise<number> {
@@ -148,12 +176,12 @@ export class FilesystemDriver implements AppendingDriver {
       } else {
         const handles = await this.openForWriting(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL);
         try {
-          size = await writeFrom(body, handles, 0, this.directBytes);
+          size = await writeFrom(body, handles, 0, this.directBytes, this.window);
         } finally {
           await closeAll(handles);
         }
       }
-      await this.renameIntoPlace(tmp, path);
+      await this.renameIntoPlace(tmp, path, size);
       return size;
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -183,7 +211,7 @@ export class FilesystemDriver implements AppendingDriver {
         throw new InvalidOffsetError(`append at ${offset} to ${path}, which has ${size} bytes`, this.name, path);
       }
       try {
-        return offset + (await writeFrom(body, handles, offset, this.directBytes));
+        return offset + (await writeFrom(body, handles, offset, this.directBytes, this.window));
       } catch (err) {
         // By path: the failed stream may have closed the descriptors.
         await fs.truncate(full, offset).catch(() => undefined);
@@ -228,13 +256,15 @@ export class FilesystemDriver implements AppendingDriver {
         await handle.close();
         return Readable.from([]);
       }
-      // Large objects are read past the page cache (direct-io.ts) the first time; one read
-      // again soon after is hot (a base layer every node pulls) and goes through the page
-      // cache, which then serves it while the kernel keeps it.
-      const direct =
-        this.directIO && info.size >= SLOT_SIZE && this.firstReadOf(path)
-          ? await this.openDirect(this.fullPath(path), fsConstants.O_RDONLY)
-          : undefined;
+      // A large object in the page-cache window is read through the page cache; another past
+      // it the first time. One read again soon after is hot (a base layer every node pulls):
+      // read through the page cache, it joins the window.
+      const full = this.fullPath(path);
+      const large = this.directIO && info.size >= SLOT_SIZE;
+      if (large) await this.windowLoaded;
+      const cached = large && this.window?.use(full) === true;
+      const direct = large && !cached && this.firstReadOf(path) ? await this.openDirect(full, fsConstants.O_RDONLY) : undefined;
+      if (large && !cached && !direct) this.window?.keep(full, info.size);
       // The stream owns the handles from here and closes them on end, error or destroy.
       return new FileRangeStream(handle, direct, offset, last + 1, this.spareReadBuffers, this.directBytes);
     } catch (err) {
@@ -282,15 +312,17 @@ export class FilesystemDriver implements AppendingDriver {
       await this.put(dest, Buffer.alloc(0));
       return;
     }
+    let size = 0;
     for (const source of sources) {
       const info = await this.stat(source);
       if (!info) throw new PathNotFoundError(`assemble: no object at ${source}`, this.name, source);
+      size += info.size;
     }
     const first = sources[0]!;
     if (sources.length === 1) {
       if (first === dest) return;
       try {
-        await this.renameIntoPlace(this.fullPath(first), dest);
+        await this.renameIntoPlace(this.fullPath(first), dest, size);
       } catch (err) {
         throw toDriverError(err, first);
       }
@@ -310,7 +342,7 @@ export class FilesystemDriver implements AppendingDriver {
     }
     try {
       await appendFiles(tmp, sources.slice(1).map((source) => this.fullPath(source)));
-      await this.renameIntoPlace(tmp, dest);
+      await this.renameIntoPlace(tmp, dest, size);
     } catch (err) {
       await fs.truncate(tmp, firstSize).catch(() => undefined);
       await fs.mkdir(parentOf(firstPath), { recursive: true }).catch(() => undefined);
@@ -324,6 +356,7 @@ export class FilesystemDriver implements AppendingDriver {
     checkPath(this.name, path);
     try {
       await fs.unlink(this.fullPath(path));
+      this.window?.forget(this.fullPath(path));
     } catch (err) {
       // Missing, or a directory (not an object): nothing to delete.
       if (isCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return;
@@ -361,6 +394,7 @@ export class FilesystemDriver implements AppendingDriver {
     // Nothing held open (every handle belongs to a single call or stream); let the removals
     // started by deletePrefix finish.
     await Promise.all([...this.removals]);
+    await this.window?.settled();
   }
 
   releaseIdleMemory(): void {
@@ -379,6 +413,7 @@ export class FilesystemDriver implements AppendingDriver {
       buffered = await fs.open(file, flags, 0o644);
     }
     try {
+      await this.windowLoaded;
       const direct = this.directIO ? await this.openDirect(file, fsConstants.O_WRONLY) : undefined;
       return direct ? { buffered, direct } : { buffered };
     } catch (err) {
@@ -425,14 +460,19 @@ export class FilesystemDriver implements AppendingDriver {
     }
   }
 
-  /** Rename `from` (an absolute file) to object `path`, creating parents; retried because a
-   * concurrent delete may remove an empty parent between our mkdir and rename. */
-  private async renameIntoPlace(from: string, path: string): Promise<void> {
+  /**
+   * Rename `from` (an absolute file of `size` bytes) to object `path`, creating parents;
+   * retried because a concurrent delete may remove an empty parent between our mkdir and
+   * rename. A large object joins the page-cache window (written through the cache, or, past
+   * its size limit, dropped from it at once).
+   */
+  private async renameIntoPlace(from: string, path: string, size: number): Promise<void> {
     const target = this.fullPath(path);
     for (let attempt = 0; ; attempt++) {
       await fs.mkdir(parentOf(target), { recursive: true });
       try {
         await fs.rename(from, target);
+        if (this.directIO && size >= SLOT_SIZE) this.window?.keep(target, size);
         return;
       } catch (err) {
         if (!isCode(err, 'ENOENT') || attempt >= 3) throw err;
@@ -609,12 +649,17 @@ async function appendFiles(target: string, sources: string[]): Promise<void> {
 }
 
 /**
- * Write `body` into the open file from `start` and fsync it: through a DirectFileWriter when
- * there is a direct descriptor and free slots, else through the page cache (a write stream). Resolves to the
- * bytes written; on failure, resolves only once no write is in flight any more.
+ * Write `body` into the open file from `start` and fsync it. With a direct descriptor: through
+ * the page-cache window's CachedFileWriter while `start` is within its size limit, else through
+ * a DirectFileWriter when slots are free. Otherwise through the page cache (a write stream).
+ * Resolves to the bytes written; on failure, resolves only once no write is in flight any more.
  */
-async function writeFrom(body: Readable, handles: WriteHandles, start: number, counted: DirectBytes): Promise<number> {
-  const direct = handles.direct ? DirectFileWriter.create(handles.direct, handles.buffered, start) : undefined;
+async function writeFrom(body: Readable, handles: WriteHandles, start: number, counted: DirectBytes, window: PageCacheWindow | undefined): Promise<number> {
+  const direct = !handles.direct
+    ? undefined
+    : window && start < window.maxObjectBytes
+      ? new CachedFileWriter(handles.buffered, handles.direct, start, window.maxObjectBytes, window.control)
+      : DirectFileWriter.create(handles.direct, handles.buffered, start);
   // A write stream takes over the handle: it fsyncs (`flush`) and closes it when done (closing
   // it again is harmless); a stream that does not close it would keep the handle's close waiting.
   const out = direct ?? createWriteStream('', { fd: handles.buffered, start, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });

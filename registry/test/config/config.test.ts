@@ -49,7 +49,7 @@ describe('registry configuration', () => {
       assert.equal(auth.enabled, false);
       assert.deepEqual(rest, {
         http: { address: '127.0.0.1', port: 5000 },
-        storage: { driver: 'filesystem', filesystem: { rootDirectory: './.berth-data/blobs', directIO: true } },
+        storage: { driver: 'filesystem', filesystem: { rootDirectory: './.berth-data/blobs', directIO: true, pageCacheMiB: 1024 } },
         database: { driver: 'pglite', pglite: { dataDirectory: './.berth-data/metadata' } },
         cache: { driver: 'memory', memory: { maxEntries: 100000 } },
         limits: { maxManifestBytes: 4194304, uploadSessionTtlSeconds: 86400 },

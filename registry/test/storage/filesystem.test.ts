@@ -3,25 +3,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { FilesystemDriver } from '../../src/storage/filesystem.ts';
+import { FilesystemDriver, type FilesystemDriverOptions } from '../../src/storage/filesystem.ts';
 import { isRecycling } from '../../src/storage/driver.ts';
 import { alignedBuffer, isInAlignedBuffer, openDirect, readDirectInto } from '../../src/storage/direct-io.ts';
 import { constants as fsConstants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { describeDriverSuite, readAll as readAllStream } from './driver-suite.ts';
+import { execFileSync } from 'node:child_process';
+
+/** Bytes of `file` in the page cache, from util-linux's fincore (mincore(2) on the file). */
+function cachedBytes(file: string): number {
+  try {
+    return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file]).toString().trim());
+  } catch (err) {
+    throw new Error(`fincore failed (is util-linux installed? apt-get install util-linux): ${(err as Error).message}`);
+  }
+}
+
+const MiB = 1024 * 1024;
 
 async function tempRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'berth-fs-driver-'));
 }
 
-// Direct I/O on (the default) and off: the two ways the driver moves bytes of large objects.
-for (const directIO of [true, false]) {
+// The ways the driver moves bytes of large objects: direct I/O with a page-cache window (the
+// default; 8 MiB here, so objects over 2 MiB are split between the cache and direct writes and
+// the window drops objects all the time), direct I/O alone, and the page cache alone.
+const variants: Array<[string, Omit<FilesystemDriverOptions, 'rootDirectory'>]> = [
+  ['direct I/O and an 8 MiB page-cache window', { pageCacheBytes: 8 * MiB }],
+  ['direct I/O, no page-cache window', { pageCacheBytes: 0 }],
+  ['page cache only', { directIO: false }],
+];
+for (const [name, options] of variants) {
   describeDriverSuite(
-    `filesystem (${directIO ? 'direct I/O' : 'page cache only'})`,
+    `filesystem (${name})`,
     async () => {
       const rootDirectory = await tempRoot();
       return {
-        driver: new FilesystemDriver({ rootDirectory, directIO }),
+        driver: new FilesystemDriver({ rootDirectory, ...options }),
         cleanup: () => rm(rootDirectory, { recursive: true, force: true }),
       };
     },
@@ -39,7 +58,7 @@ describe('FilesystemDriver specifics', function () {
   });
 
   it('moves large objects past the page cache (direct I/O) and small or hot ones through it; never with directIO off', async function () {
-    const direct = new FilesystemDriver({ rootDirectory: root });
+    const direct = new FilesystemDriver({ rootDirectory: root, pageCacheBytes: 0 });
     const large = randomBytes(3 * 1024 * 1024 + 100);
     await direct.put('l/large', Readable.from([large.subarray(0, 5000), large.subarray(5000)]));
     await direct.put('l/small', Readable.from([randomBytes(200_000)]));
@@ -61,7 +80,7 @@ describe('FilesystemDriver specifics', function () {
   it('reads ranges at any offset right with direct I/O (each the first read of its object)', async function () {
     const size = 3 * 1024 * 1024 + 4097;
     const body = randomBytes(size);
-    await new FilesystemDriver({ rootDirectory: root }).put('r/large', Readable.from([body]));
+    await new FilesystemDriver({ rootDirectory: root, pageCacheBytes: 0 }).put('r/large', Readable.from([body]));
     for (const [offset, end] of [[0, size - 1], [1, 4096], [4095, 1024 * 1024 + 4096], [1024 * 1024 - 3, size - 1], [size - 5000, size - 1], [2 * 1024 * 1024, 2 * 1024 * 1024]]) {
       const fresh = new FilesystemDriver({ rootDirectory: root });
       const got = await readAllStream(await fresh.read('r/large', { offset: offset!, end }));
@@ -122,7 +141,7 @@ describe('FilesystemDriver specifics', function () {
   });
 
   it('releaseIdleMemory between and during transfers: every byte still right, direct I/O still used', async function () {
-    const driver = new FilesystemDriver({ rootDirectory: root });
+    const driver = new FilesystemDriver({ rootDirectory: root, pageCacheBytes: 0 });
     const data = randomBytes(6 * 1024 * 1024 + 777);
     await driver.put('idle/a', Readable.from([data]));
     driver.releaseIdleMemory();
@@ -143,7 +162,7 @@ describe('FilesystemDriver specifics', function () {
   });
 
   it('reads directly into the chunks it emits (page-aligned buffers, no staging copy); a consumer may keep or drop them', async function () {
-    const driver = new FilesystemDriver({ rootDirectory: root });
+    const driver = new FilesystemDriver({ rootDirectory: root, pageCacheBytes: 0 });
     const data = randomBytes(12 * 1024 * 1024 + 4099);
     await driver.put('zc/blob', data);
     const kept: Buffer[] = [];
@@ -228,6 +247,66 @@ describe('FilesystemDriver specifics', function () {
     await driver.put('a', Buffer.from('1'));
     assert.deepEqual(await readdir(join(root, '.tmp')), ['fresh']);
     assert.deepEqual((await driver.list('')).map((o) => o.path), ['a']);
+  });
+
+  describe('the page-cache window', function () {
+    // 8 MiB budget: objects up to 2 MiB are written through the page cache whole.
+    const pageCacheBytes = 8 * MiB;
+
+    it('writes and reads the objects stored lately through the page cache, and drops the least recently used beyond the budget', async function () {
+      const driver = new FilesystemDriver({ rootDirectory: root, pageCacheBytes });
+      const bodies = Array.from({ length: 5 }, () => randomBytes(2 * MiB));
+      for (let i = 0; i < 3; i++) await driver.put(`w/${i}`, Readable.from([bodies[i]!]));
+      assert.equal(await driver.pageCacheWindowBytes(), 6 * MiB, 'the page-cache window is not kept: could koffi not bind posix_fadvise?');
+      for (let i = 0; i < 3; i++) assert.ok((await readAllStream(await driver.read(`w/${i}`))).equals(bodies[i]!));
+      assert.deepEqual(driver.directBytes, { written: 0, read: 0 });
+      // w/0 was read last of those three but one: w/1 is now the least recently used.
+      assert.ok((await readAllStream(await driver.read('w/0'))).equals(bodies[0]!));
+      for (let i = 3; i < 5; i++) await driver.put(`w/${i}`, Readable.from([bodies[i]!]));
+      assert.equal(await driver.pageCacheWindowBytes(), 8 * MiB);
+      await driver.close(); // the drops are done
+      assert.equal(cachedBytes(join(root, 'w', '1')), 0, 'w/1 left the window but not the page cache');
+      assert.equal(cachedBytes(join(root, 'w', '0')), 2 * MiB, 'w/0 was used lately but is not in the page cache');
+      // Out of the window, w/1 is read from the disk again, past the page cache.
+      assert.ok((await readAllStream(await driver.read('w/1'))).equals(bodies[1]!));
+      assert.equal(driver.directBytes.read, 2 * MiB);
+      // Deleted, an object leaves the window.
+      await driver.delete('w/0');
+      assert.equal(await driver.pageCacheWindowBytes(), 6 * MiB);
+    });
+
+    it('writes an object through the page cache up to a quarter of the budget and the rest past it, and keeps no part of it', async function () {
+      const driver = new FilesystemDriver({ rootDirectory: root, pageCacheBytes });
+      const body = randomBytes(5 * MiB + 123);
+      await driver.put('big/one', Readable.from([body.subarray(0, 3000), body.subarray(3000, 2 * MiB + 5), body.subarray(2 * MiB + 5)]));
+      const pastCache = 3 * MiB + 123 - ((3 * MiB + 123) % 4096); // all but the last partial block
+      assert.equal(driver.directBytes.written, pastCache);
+      assert.equal(await driver.pageCacheWindowBytes(), 0);
+      await driver.close();
+      assert.equal(cachedBytes(join(root, 'big', 'one')), 0, 'the cached part of an object over the limit stayed in the page cache');
+      assert.ok((await readAllStream(await driver.read('big/one'))).equals(body));
+      assert.equal(driver.directBytes.read, body.length);
+    });
+
+    it('appends across the limit, then keeps the assembled object by its new name', async function () {
+      const driver = new FilesystemDriver({ rootDirectory: root, pageCacheBytes: 16 * MiB }); // limit 4 MiB
+      const body = randomBytes(4 * MiB);
+      assert.equal(await driver.append('_uploads/u/data', 0, Readable.from([body.subarray(0, 1_500_000)])), 1_500_000);
+      assert.equal(await driver.append('_uploads/u/data', 1_500_000, Readable.from([body.subarray(1_500_000)])), body.length);
+      assert.equal(driver.directBytes.written, 0);
+      await driver.assemble('blobs/b/data', ['_uploads/u/data']);
+      assert.equal(await driver.pageCacheWindowBytes(), 4 * MiB);
+      assert.ok((await readAllStream(await driver.read('blobs/b/data'))).equals(body));
+      assert.equal(driver.directBytes.read, 0);
+      // One more MiB crosses the 4 MiB limit: past the cache from there, and the object is not kept.
+      const more = randomBytes(MiB);
+      await driver.append('_uploads/v/data', 0, Readable.from([body]));
+      await driver.append('_uploads/v/data', body.length, Readable.from([more]));
+      assert.equal(driver.directBytes.written, MiB);
+      await driver.assemble('blobs/c/data', ['_uploads/v/data']);
+      assert.equal(await driver.pageCacheWindowBytes(), 4 * MiB);
+      assert.ok((await readAllStream(await driver.read('blobs/c/data'))).equals(Buffer.concat([body, more])));
+    });
   });
 
   it('refuses an empty root directory', function () {

@@ -1,0 +1,312 @@
+/**
+ * The filesystem driver's page-cache window: the large objects written or read lately, up to a
+ * byte budget, are written and read through the kernel's page cache; the others move past it
+ * (direct I/O, direct-io.ts).
+ *
+ * Why both: a blob is often pulled soon after its push (CI pushes, then deploys), and from the
+ * page cache that pull runs at memory speed; from the disk it runs at the disk's speed (about
+ * 1.0-1.7 GB/s on the build machine, below what Distribution serves from its page cache). But
+ * the page cache must not grow without bound: on a VM that hands freed memory back to its host
+ * (virtio-balloon free page reporting, as on the build machine), every page the cache takes
+ * for the first time costs a host fault, about 50 ms of CPU per 16 MiB, more than the rest of
+ * the push. Inside the budget the cache reuses the pages of the objects it dropped, which are
+ * still backed; beyond it, objects are dropped from the cache (posix_fadvise DONTNEED), least
+ * recently used first. The budget also bounds what Berth holds in a container's page cache,
+ * which counts against its memory limit (reclaimable, but not free).
+ *
+ * Writes through the page cache start the writeback of each MiB as soon as it is complete
+ * (sync_file_range), so that the fsync that closes the object finds little left to write;
+ * without it a 16 MiB push waited for its whole writeback at the end. An object larger than a
+ * quarter of the budget is written through the cache only up to that size, the rest past it.
+ *
+ * posix_fadvise and sync_file_range are reached through koffi (FFI), bound once per process;
+ * where they cannot be (no glibc, no prebuilt koffi) there is no window and every large object
+ * moves past the page cache.
+ */
+import * as fs from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { DIRECT_ALIGNMENT, DirectFileWriter } from './direct-io.ts';
+
+/** What the window asks of the kernel, on open descriptors, off the event loop. */
+export interface PageCacheControl {
+  /** Start writing [offset, offset + length) back to the disk; resolves once started. */
+  startWriteback(fd: number, offset: number, length: number): Promise<void>;
+  /** Drop the file's clean pages from the page cache. */
+  drop(fd: number): Promise<void>;
+}
+
+const POSIX_FADV_DONTNEED = 4;
+const SYNC_FILE_RANGE_WRITE = 2;
+
+let controlLoaded: Promise<PageCacheControl | undefined> | undefined;
+
+/** The kernel calls through koffi, bound once per process; undefined off Linux or where they cannot be bound. */
+export function loadPageCacheControl(): Promise<PageCacheControl | undefined> {
+  controlLoaded ??= bindControl();
+  return controlLoaded;
+}
+
+type AsyncForeignFunction = { async: (...args: unknown[]) => void };
+
+async function bindControl(): Promise<PageCacheControl | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const { default: koffi } = await import('koffi');
+    const libc = koffi.load('libc.so.6');
+    const fadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)') as unknown as AsyncForeignFunction;
+    const syncFileRange = libc.func('int sync_file_range(int fd, int64_t offset, int64_t nbytes, unsigned int flags)') as unknown as AsyncForeignFunction;
+    // posix_fadvise returns the error number; sync_file_range returns -1 (errno is not kept).
+    const call = (fn: AsyncForeignFunction, name: string, ...args: number[]) =>
+      new Promise<void>((resolve, reject) =>
+        fn.async(...args, (err: Error | null, result: number) => {
+          if (err) reject(err);
+          else if (result !== 0) reject(new Error(`${name} failed (${result})`));
+          else resolve();
+        }),
+      );
+    return {
+      startWriteback: (fd, offset, length) => call(syncFileRange, 'sync_file_range', fd, offset, length, SYNC_FILE_RANGE_WRITE),
+      drop: (fd) => call(fadvise, 'posix_fadvise', fd, 0, 0, POSIX_FADV_DONTNEED),
+    };
+  } catch {
+    // musl (no libc.so.6), or no prebuilt koffi for this platform.
+    return undefined;
+  }
+}
+
+export interface PageCacheWindowOptions {
+  /** The budget: bytes of large objects kept in the page cache. */
+  maxBytes: number;
+  control: PageCacheControl;
+}
+
+/**
+ * Which large files (by absolute path) are kept in the page cache, least recently used first.
+ * Dropping files from the cache runs in the background, one at a time, in order; a failure (a
+ * file deleted or renamed meanwhile) is ignored: its pages went with it, or the kernel reclaims
+ * them in time.
+ */
+export class PageCacheWindow {
+  readonly maxBytes: number;
+  /** Objects are written through the cache up to this offset, past it beyond (a quarter of the budget, whole MiB). */
+  readonly maxObjectBytes: number;
+  readonly control: PageCacheControl;
+  /** Map order is recency: the first file is the least recently used. */
+  private readonly files = new Map<string, number>();
+  private bytes = 0;
+  private dropping: Promise<void> = Promise.resolve();
+
+  constructor(options: PageCacheWindowOptions) {
+    if (!(options.maxBytes > 0)) throw new RangeError('the page-cache window needs a budget above 0');
+    this.maxBytes = options.maxBytes;
+    this.maxObjectBytes = Math.floor(options.maxBytes / 4 / 1048576) * 1048576;
+    this.control = options.control;
+  }
+
+  /** Whether `file` is kept; it is then the most recently used. */
+  use(file: string): boolean {
+    const size = this.files.get(file);
+    if (size === undefined) return false;
+    this.files.delete(file);
+    this.files.set(file, size);
+    return true;
+  }
+
+  /**
+   * Keep `file` (`size` bytes, now in the page cache) as the most recently used, and drop the
+   * least recently used beyond the budget. A file larger than maxObjectBytes is dropped at once.
+   */
+  keep(file: string, size: number): void {
+    this.forget(file);
+    if (size > this.maxObjectBytes) {
+      this.drop(file);
+      return;
+    }
+    this.files.set(file, size);
+    this.bytes += size;
+    for (const [oldest, oldestSize] of this.files) {
+      if (this.bytes <= this.maxBytes) break;
+      this.files.delete(oldest);
+      this.bytes -= oldestSize;
+      this.drop(oldest);
+    }
+  }
+
+  /** `from` was renamed to `to`. */
+  moved(from: string, to: string): void {
+    const size = this.files.get(from);
+    if (size === undefined) return;
+    this.forget(from);
+    this.keep(to, size);
+  }
+
+  /** `file` is gone: its pages went with it. */
+  forget(file: string): void {
+    const size = this.files.get(file);
+    if (size === undefined) return;
+    this.files.delete(file);
+    this.bytes -= size;
+  }
+
+  /** Bytes of the files kept. */
+  get keptBytes(): number {
+    return this.bytes;
+  }
+
+  /** Resolves once the drops asked for so far are done. */
+  settled(): Promise<void> {
+    return this.dropping;
+  }
+
+  private drop(file: string): void {
+    this.dropping = this.dropping.then(async () => {
+      let handle: fs.FileHandle | undefined;
+      try {
+        handle = await fs.open(file, 'r');
+        await this.control.drop(handle.fd);
+      } catch {
+        // gone or moved: see the class comment
+      } finally {
+        await handle?.close().catch(() => undefined);
+      }
+    });
+  }
+}
+
+/** The writeback of what was written through the cache is started every this many bytes. */
+const WRITEBACK_STEP = 1024 * 1024;
+
+/**
+ * Writes a stream into a file from `start` on through the page cache (`buffered`), starting
+ * the writeback of every completed WRITEBACK_STEP at once, then fsyncs. Bytes at file offsets
+ * from `cachedUntil` on (aligned to DIRECT_ALIGNMENT) go past the cache through a
+ * DirectFileWriter on `direct`, made when the first of them arrives (when it cannot be made,
+ * no staging slot free, they stay on the cache). Closes neither handle, and finishes, errs or
+ * is destroyed only once no kernel call uses them any more. `bytesWritten` counts the bytes
+ * from the stream, `bytesDirect` those that went past the cache.
+ */
+export class CachedFileWriter extends Writable {
+  bytesWritten = 0;
+  private position: number;
+  /** File offset up to which the writeback has been started. */
+  private writebackFrom: number;
+  private readonly writebacks = new Set<Promise<void>>();
+  private tail: DirectFileWriter | undefined;
+  /** The write in progress (Writable calls _destroy without waiting for it). */
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly buffered: fs.FileHandle,
+    private readonly direct: fs.FileHandle,
+    start: number,
+    private readonly cachedUntil: number,
+    private readonly control: PageCacheControl,
+  ) {
+    super({ highWaterMark: WRITEBACK_STEP });
+    if (cachedUntil % DIRECT_ALIGNMENT !== 0) throw new RangeError(`cachedUntil (${cachedUntil}) is not aligned`);
+    this.position = start;
+    this.writebackFrom = start - (start % WRITEBACK_STEP);
+  }
+
+  get bytesDirect(): number {
+    return this.tail?.bytesDirect ?? 0;
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.writing = this.take(chunks.map(({ chunk }) => chunk));
+    this.writing.then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.finish().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        const tail = this.tail;
+        if (tail && !tail.closed) await new Promise<void>((resolve) => tail.once('close', () => resolve()).destroy());
+        await this.writebacksDone();
+      })
+      .then(() => callback(error));
+  }
+
+  private async take(buffers: Buffer[]): Promise<void> {
+    const cached: Buffer[] = [];
+    const past: Buffer[] = [];
+    let at = this.tail ? this.cachedUntil : this.position;
+    for (const buffer of buffers) {
+      const room = Math.max(0, this.cachedUntil - at);
+      if (this.tail || room === 0) past.push(buffer);
+      else if (buffer.length <= room) cached.push(buffer);
+      else {
+        cached.push(buffer.subarray(0, room));
+        past.push(buffer.subarray(room));
+      }
+      at += buffer.length;
+    }
+    if (cached.length > 0) await this.writeCached(cached);
+    if (past.length > 0) {
+      this.tail ??= DirectFileWriter.create(this.direct, this.buffered, this.position);
+      if (this.tail) {
+        for (const buffer of past) await writeTo(this.tail, buffer);
+      } else {
+        await this.writeCached(past); // no slot free: these stay on the cache
+      }
+    }
+    this.bytesWritten += buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  }
+
+  private async writeCached(buffers: Buffer[]): Promise<void> {
+    let pending = buffers;
+    while (pending.length > 0) {
+      const { bytesWritten } = await this.buffered.writev(pending, this.position);
+      this.position += bytesWritten;
+      pending = remainder(pending, bytesWritten);
+    }
+    const complete = this.position - (this.position % WRITEBACK_STEP);
+    if (complete > this.writebackFrom) {
+      const started = this.control
+        .startWriteback(this.buffered.fd, this.writebackFrom, complete - this.writebackFrom)
+        .catch(() => undefined) // the closing fsync reports what failed to reach the disk
+        .finally(() => this.writebacks.delete(started));
+      this.writebacks.add(started);
+      this.writebackFrom = complete;
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.tail) {
+      // Its own close fsyncs the whole file, cached part included.
+      await this.writebacksDone();
+      await new Promise<void>((resolve, reject) => this.tail!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      return;
+    }
+    await this.writebacksDone();
+    await this.buffered.sync();
+  }
+
+  private async writebacksDone(): Promise<void> {
+    await Promise.all([...this.writebacks]);
+  }
+}
+
+function writeTo(out: Writable, buffer: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => out.write(buffer, (err) => (err ? reject(err) : resolve())));
+}
+
+/** `buffers` without their first `written` bytes. */
+function remainder(buffers: Buffer[], written: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = written;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
+  }
+  return rest;
+}
