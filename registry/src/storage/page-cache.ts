@@ -18,6 +18,9 @@
  * (sync_file_range), so that the fsync that closes the object finds little left to write;
  * without it a 16 MiB push waited for its whole writeback at the end. An object larger than a
  * quarter of the budget is written through the cache only up to that size, the rest past it.
+ * Uploads in progress are written the same way and join the window when they are moved into
+ * place; until then they are outside its budget (an abandoned upload's pages go when its
+ * session is removed, or when the kernel reclaims them).
  *
  * posix_fadvise and sync_file_range are reached through koffi (FFI), bound once per process;
  * where they cannot be (no glibc, no prebuilt koffi) there is no window and every large object
