@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { deploymentRolledOut } from '../src/registry/rollout.ts';
 import { loadConfig } from '../../registry/src/config/load.ts';
 import { AuthSchema } from '../../registry/src/auth/config.ts';
+import { FilesystemStorageSchema } from '../../registry/src/config/schema.ts';
 import { loadSigningKeyFile, loadVerificationKeyFiles } from '../../registry/src/auth/keys.ts';
 
 function registry(spec: Record<string, unknown>, name = 'reg'): Registry {
@@ -46,6 +47,29 @@ function asExisting(secrets: V1Secret[]) {
 }
 
 describe('Registry rendering (pure)', () => {
+  it("sizes the filesystem driver's page-cache window from the Registry, else from the memory limit", () => {
+    const windowOf = (spec: Record<string, unknown>) => {
+      const config = parse(renderChildren(registry({ host: 'registry.example.com', ...spec }), inputs).configMap.data!['config.yaml']!);
+      return config.storage.filesystem.pageCacheMiB as number | undefined;
+    };
+    assert.equal(windowOf({}), undefined, 'no limit: the registry default');
+    assert.equal(windowOf({ resources: { limits: { memory: '512Mi' } } }), 256);
+    assert.equal(windowOf({ resources: { limits: { memory: '1.5Gi' } } }), 768);
+    assert.equal(windowOf({ resources: { limits: { memory: '8Gi' } } }), 1024);
+    assert.equal(windowOf({ resources: { limits: { memory: '1e9' } } }), 476);
+    assert.equal(windowOf({ resources: { limits: { memory: '2G' } } }), 953);
+    assert.equal(windowOf({ resources: { limits: { memory: 'lots' } } }), undefined, 'not a quantity: the registry default');
+    assert.equal(windowOf({ storage: { filesystem: { pageCacheMiB: 0 } }, resources: { limits: { memory: '8Gi' } } }), 0);
+    assert.equal(windowOf({ storage: { filesystem: { pageCacheMiB: 2048 } } }), 2048);
+    // The registry's own schema accepts what is rendered.
+    const filesystem = Value.Default(
+      FilesystemStorageSchema,
+      parse(renderChildren(registry({ host: 'r.example.com', resources: { limits: { memory: '512Mi' } } }), inputs).configMap.data!['config.yaml']!).storage
+        .filesystem,
+    );
+    assert.ok(Value.Check(FilesystemStorageSchema, filesystem), JSON.stringify([...Value.Errors(FilesystemStorageSchema, filesystem)].slice(0, 3)));
+  });
+
   it('renders a minimal Registry on embedded backends: PVC, Recreate, no PDB, no Ingress, no DaemonSet', () => {
     const out = renderChildren(registry({ host: 'registry.example.com' }), inputs);
     assert.equal(out.deployment.spec!.replicas, 1);

@@ -56,6 +56,15 @@ export const RegistryStorageSchema = Type.Object(
         {
           size: Type.String({ default: '20Gi', pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$' }),
           storageClassName: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+          pageCacheMiB: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 1048576,
+              description:
+                "MiB of the blobs written or read lately kept in the page cache (the registry's storage.filesystem.pageCacheMiB). " +
+                "Counts against the container's memory limit as reclaimable cache. Default: half of resources.limits.memory, at most 1024; 1024 without a limit.",
+            }),
+          ),
         },
         { description: 'Blobs (and the embedded database) on a PersistentVolumeClaim. Single replica only.' },
       ),

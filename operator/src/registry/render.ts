@@ -77,6 +77,52 @@ export function usesEmbeddedBackends(reg: Registry): boolean {
   return !reg.spec.storage.s3 || !reg.spec.database.postgres || !reg.spec.redis;
 }
 
+const MiB = 1024 * 1024;
+/** The registry's own default page-cache window, in MiB. */
+const DEFAULT_PAGE_CACHE_MIB = 1024;
+
+/**
+ * The filesystem driver's page-cache window: the Registry's own value, else half the
+ * container's memory limit (the page cache is charged to the container, and the process needs
+ * the rest), at most the registry's default; without a limit, the registry's default.
+ */
+function pageCacheSetting(reg: Registry): { pageCacheMiB?: number } {
+  const explicit = reg.spec.storage.filesystem?.pageCacheMiB;
+  if (explicit !== undefined) return { pageCacheMiB: explicit };
+  const limit = memoryBytes(reg.spec.resources?.limits?.memory);
+  return limit === undefined ? {} : { pageCacheMiB: Math.min(DEFAULT_PAGE_CACHE_MIB, Math.floor(limit / 2 / MiB)) };
+}
+
+const QUANTITY_MULTIPLIERS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/**
+ * Bytes of a Kubernetes memory quantity ("512Mi", "1.5Gi", "2G", "1e9", "1073741824");
+ * undefined when absent or not a byte quantity (client-node does not export its parser, which
+ * also refuses decimals with a suffix).
+ */
+export function memoryBytes(quantity: string | number | undefined): number | undefined {
+  if (quantity === undefined) return undefined;
+  if (typeof quantity === 'number') return quantity;
+  const match = /^(\d+(?:\.\d+)?)(?:e(\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E))?$/.exec(quantity.trim());
+  if (!match) return undefined;
+  const [, number, exponent, suffix] = match;
+  return Number(number) * (exponent !== undefined ? 10 ** Number(exponent) : QUANTITY_MULTIPLIERS[suffix ?? '']!);
+}
+
 /** The registry configuration file (no secrets: those come from the environment). */
 export function registryConfig(reg: Registry): Record<string, unknown> {
   const s3 = reg.spec.storage.s3;
@@ -101,7 +147,7 @@ export function registryConfig(reg: Registry): Record<string, unknown> {
             ...(s3.prefix ? { prefix: s3.prefix } : {}),
           },
         }
-      : { driver: 'filesystem', filesystem: { rootDirectory: `${DATA_DIR}/blobs` } },
+      : { driver: 'filesystem', filesystem: { rootDirectory: `${DATA_DIR}/blobs`, ...pageCacheSetting(reg) } },
     database: pg
       ? { driver: 'postgres', postgres: { ...(pg.poolSize ? { poolSize: pg.poolSize } : {}) } }
       : { driver: 'pglite', pglite: { dataDirectory: `${DATA_DIR}/metadata` } },
