@@ -108,12 +108,24 @@ export async function readFully(handle: fs.FileHandle, buffer: Buffer, length: n
 }
 
 /**
+ * The part of a file a DirectFileWriter writes through the page cache instead (the filesystem
+ * driver's page-cache window, page-cache.ts): the slots that start below `below`, each one's
+ * writeback started as soon as it is written.
+ */
+export interface CachedRange {
+  below: number;
+  startWriteback(fd: number, offset: number, length: number): Promise<void>;
+}
+
+/**
  * Writes a stream into a file from `start` on: whole aligned slots through `direct` (two slots,
  * one filling while the other is written), the last partial block through `buffered`, then
- * fsync. An object that ends within its first slot is written through `buffered` only. When
- * `start` is not aligned, the bytes of its block before `start` are read back first so that
- * the block can be written whole. Closes neither handle; gives its slots back when it finishes
- * or is destroyed. `bytesWritten` counts the bytes from the stream.
+ * fsync. Slots within `cached` go through `buffered` instead, and their writeback is started at
+ * once, so the fsync finds little left to write. An object that ends within its first slot is
+ * written through `buffered` only. When `start` is not aligned, the bytes of its block before
+ * `start` are read back first so that the block can be written whole. Closes neither handle;
+ * gives its slots back, and ends, only once no write or writeback uses them or the file any
+ * more. `bytesWritten` counts the bytes from the stream.
  */
 export class DirectFileWriter extends Writable {
   bytesWritten = 0;
@@ -127,9 +139,13 @@ export class DirectFileWriter extends Writable {
   private wroteDirect = false;
   private pending: Promise<void> = Promise.resolve();
   private readonly ready: Promise<void>;
+  /** The _write (or _final) in progress. */
+  private taking: Promise<void> = Promise.resolve();
+  /** Writebacks started (CachedRange) and not yet known to be under way. */
+  private readonly writebacks = new Set<Promise<void>>();
 
   /** Undefined when no two slots are free (the caller writes through the page cache instead). */
-  static create(direct: fs.FileHandle, buffered: fs.FileHandle, start: number): DirectFileWriter | undefined {
+  static create(direct: fs.FileHandle, buffered: fs.FileHandle, start: number, cached?: CachedRange): DirectFileWriter | undefined {
     const first = alignedSlots.take();
     if (!first) return undefined;
     const second = alignedSlots.take();
@@ -137,7 +153,7 @@ export class DirectFileWriter extends Writable {
       alignedSlots.give(first);
       return undefined;
     }
-    return new DirectFileWriter(direct, buffered, start, [first, second]);
+    return new DirectFileWriter(direct, buffered, start, [first, second], cached);
   }
 
   private constructor(
@@ -145,6 +161,7 @@ export class DirectFileWriter extends Writable {
     private readonly buffered: fs.FileHandle,
     start: number,
     slots: [Buffer, Buffer],
+    private readonly cached: CachedRange | undefined,
   ) {
     super({ highWaterMark: SLOT_SIZE });
     this.slots = slots;
@@ -160,17 +177,23 @@ export class DirectFileWriter extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.take(chunk).then(() => callback(), callback);
+    this.taking = this.take(chunk);
+    this.taking.then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.finish().then(() => callback(), callback);
+    this.taking = this.finish();
+    this.taking.then(() => callback(), callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    // A slot may still be under a write: give them back only once it has completed.
-    this.pending
+    // A slot may still be under a write (or about to be: Writable calls _destroy without
+    // waiting for the _write in progress): give them back only once all that has completed.
+    this.taking
       .catch(() => undefined)
+      .then(() => this.ready.catch(() => undefined))
+      .then(() => this.pending.catch(() => undefined))
+      .then(() => Promise.all([...this.writebacks]))
       .then(() => {
         for (const slot of this.slots) alignedSlots.give(slot);
         callback(error);
@@ -194,9 +217,14 @@ export class DirectFileWriter extends Writable {
   private async writeSlot(): Promise<void> {
     await this.pending;
     const slot = this.slots[this.current]!;
-    this.pending = writeAll(this.direct, slot, SLOT_SIZE, this.slotStart);
-    this.wroteDirect = true;
-    this.bytesDirect += SLOT_SIZE;
+    const start = this.slotStart;
+    if (this.isCached(start)) {
+      this.pending = writeAll(this.buffered, slot, SLOT_SIZE, start).then(() => this.startWriteback(start, SLOT_SIZE));
+    } else {
+      this.pending = writeAll(this.direct, slot, SLOT_SIZE, start);
+      this.wroteDirect = true;
+      this.bytesDirect += SLOT_SIZE;
+    }
     this.slotStart += SLOT_SIZE;
     this.current ^= 1;
     this.fill = 0;
@@ -206,8 +234,8 @@ export class DirectFileWriter extends Writable {
     await this.ready;
     await this.pending;
     const slot = this.slots[this.current]!;
-    if (!this.wroteDirect) {
-      // Small: through the page cache altogether.
+    if (!this.wroteDirect || this.isCached(this.slotStart)) {
+      // Small, or within the cached range: through the page cache.
       await writeAll(this.buffered, slot, this.fill, this.slotStart);
     } else {
       const aligned = alignDown(this.fill);
@@ -215,8 +243,21 @@ export class DirectFileWriter extends Writable {
       this.bytesDirect += aligned;
       if (this.fill > aligned) await writeAll(this.buffered, slot.subarray(aligned), this.fill - aligned, this.slotStart + aligned);
     }
+    await Promise.all([...this.writebacks]);
     // fsync works on the file, whichever descriptor wrote what.
     await this.buffered.sync();
+  }
+
+  private isCached(position: number): boolean {
+    return this.cached !== undefined && position < this.cached.below;
+  }
+
+  /** Starts writing [offset, offset + length) back; the closing fsync reports what failed to reach the disk. */
+  private startWriteback(offset: number, length: number): void {
+    const started: Promise<void> = this.cached!.startWriteback(this.buffered.fd, offset, length)
+      .catch(() => undefined)
+      .finally(() => this.writebacks.delete(started));
+    this.writebacks.add(started);
   }
 }
 

@@ -34,7 +34,7 @@ import { constants as fsConstants, createWriteStream } from 'node:fs';
 import { DIRECT_ALIGNMENT, DirectFileWriter, alignedBuffer, alignedSlots, isInAlignedBuffer, O_DIRECT, SLOT_SIZE, openDirect, readDirectInto, readFully } from './direct-io.ts';
 import { once } from 'node:events';
 import { LruCache } from '../cache/lru.ts';
-import { CachedFileWriter, PageCacheWindow, loadPageCacheControl } from './page-cache.ts';
+import { PageCacheWindow, loadPageCacheControl } from './page-cache.ts';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -649,17 +649,14 @@ async function appendFiles(target: string, sources: string[]): Promise<void> {
 }
 
 /**
- * Write `body` into the open file from `start` and fsync it. With a direct descriptor: through
- * the page-cache window's CachedFileWriter while `start` is within its size limit, else through
- * a DirectFileWriter when slots are free. Otherwise through the page cache (a write stream).
- * Resolves to the bytes written; on failure, resolves only once no write is in flight any more.
+ * Write `body` into the open file from `start` and fsync it: through a DirectFileWriter when
+ * there is a direct descriptor and free slots (its slots below the page-cache window's size
+ * limit through the page cache), else through the page cache (a write stream). Resolves to the
+ * bytes written; on failure, resolves only once no write is in flight any more.
  */
 async function writeFrom(body: Readable, handles: WriteHandles, start: number, counted: DirectBytes, window: PageCacheWindow | undefined): Promise<number> {
-  const direct = !handles.direct
-    ? undefined
-    : window && start < window.maxObjectBytes
-      ? new CachedFileWriter(handles.buffered, handles.direct, start, window.maxObjectBytes, window.control)
-      : DirectFileWriter.create(handles.direct, handles.buffered, start);
+  const cached = window && { below: window.maxObjectBytes, startWriteback: window.control.startWriteback };
+  const direct = handles.direct ? DirectFileWriter.create(handles.direct, handles.buffered, start, cached) : undefined;
   // A write stream takes over the handle: it fsyncs (`flush`) and closes it when done (closing
   // it again is harmless); a stream that does not close it would keep the handle's close waiting.
   const out = direct ?? createWriteStream('', { fd: handles.buffered, start, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });

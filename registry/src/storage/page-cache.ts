@@ -14,10 +14,13 @@
  * recently used first. The budget also bounds what Berth holds in a container's page cache,
  * which counts against its memory limit (reclaimable, but not free).
  *
- * Writes through the page cache start the writeback of each MiB as soon as it is complete
+ * The writes themselves are direct-io.ts's DirectFileWriter with a CachedRange: the same
+ * staging slots, written through the page cache below `maxObjectBytes` (a quarter of the
+ * budget) and past it above, the writeback of each slot started as soon as it is written
  * (sync_file_range), so that the fsync that closes the object finds little left to write;
- * without it a 16 MiB push waited for its whole writeback at the end. An object larger than a
- * quarter of the budget is written through the cache only up to that size, the rest past it.
+ * without it a 16 MiB push waited for its whole writeback at the end. (Writing each socket
+ * chunk as it came cost a thread-pool round trip per 64 KiB; holding chunks for one writev per
+ * MiB kept more socket buffers alive and cost more: docs/benchmarks.md.)
  * Uploads in progress are written the same way and join the window when they are moved into
  * place; until then they are outside its budget (an abandoned upload's pages go when its
  * session is removed, or when the kernel reclaims them).
@@ -27,8 +30,6 @@
  * moves past the page cache.
  */
 import * as fs from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { DIRECT_ALIGNMENT, DirectFileWriter } from './direct-io.ts';
 
 /** What the window asks of the kernel, on open descriptors, off the event loop. */
 export interface PageCacheControl {
@@ -91,7 +92,7 @@ export interface PageCacheWindowOptions {
  */
 export class PageCacheWindow {
   readonly maxBytes: number;
-  /** Objects are written through the cache up to this offset, past it beyond (a quarter of the budget, whole MiB). */
+  /** Objects are written through the cache up to about this offset, past it beyond (a quarter of the budget, whole MiB). */
   readonly maxObjectBytes: number;
   readonly control: PageCacheControl;
   /** Map order is recency: the first file is the least recently used. */
@@ -174,142 +175,4 @@ export class PageCacheWindow {
       }
     });
   }
-}
-
-/** The writeback of what was written through the cache is started every this many bytes. */
-const WRITEBACK_STEP = 1024 * 1024;
-
-/**
- * Writes a stream into a file from `start` on through the page cache (`buffered`), starting
- * the writeback of every completed WRITEBACK_STEP at once, then fsyncs. Bytes at file offsets
- * from `cachedUntil` on (aligned to DIRECT_ALIGNMENT) go past the cache through a
- * DirectFileWriter on `direct`, made when the first of them arrives (when it cannot be made,
- * no staging slot free, they stay on the cache). Closes neither handle, and finishes, errs or
- * is destroyed only once no kernel call uses them any more. `bytesWritten` counts the bytes
- * from the stream, `bytesDirect` those that went past the cache.
- */
-export class CachedFileWriter extends Writable {
-  bytesWritten = 0;
-  private position: number;
-  /** File offset up to which the writeback has been started. */
-  private writebackFrom: number;
-  private readonly writebacks = new Set<Promise<void>>();
-  private tail: DirectFileWriter | undefined;
-  /** The write in progress (Writable calls _destroy without waiting for it). */
-  private writing: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly buffered: fs.FileHandle,
-    private readonly direct: fs.FileHandle,
-    start: number,
-    private readonly cachedUntil: number,
-    private readonly control: PageCacheControl,
-  ) {
-    super({ highWaterMark: WRITEBACK_STEP });
-    if (cachedUntil % DIRECT_ALIGNMENT !== 0) throw new RangeError(`cachedUntil (${cachedUntil}) is not aligned`);
-    this.position = start;
-    this.writebackFrom = start - (start % WRITEBACK_STEP);
-  }
-
-  get bytesDirect(): number {
-    return this.tail?.bytesDirect ?? 0;
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.writing = this.take(chunks.map(({ chunk }) => chunk));
-    this.writing.then(() => callback(), callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.finish().then(() => callback(), callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.writing
-      .catch(() => undefined)
-      .then(async () => {
-        const tail = this.tail;
-        if (tail && !tail.closed) await new Promise<void>((resolve) => tail.once('close', () => resolve()).destroy());
-        await this.writebacksDone();
-      })
-      .then(() => callback(error));
-  }
-
-  private async take(buffers: Buffer[]): Promise<void> {
-    const cached: Buffer[] = [];
-    const past: Buffer[] = [];
-    let at = this.tail ? this.cachedUntil : this.position;
-    for (const buffer of buffers) {
-      const room = Math.max(0, this.cachedUntil - at);
-      if (this.tail || room === 0) past.push(buffer);
-      else if (buffer.length <= room) cached.push(buffer);
-      else {
-        cached.push(buffer.subarray(0, room));
-        past.push(buffer.subarray(room));
-      }
-      at += buffer.length;
-    }
-    if (cached.length > 0) await this.writeCached(cached);
-    if (past.length > 0) {
-      this.tail ??= DirectFileWriter.create(this.direct, this.buffered, this.position);
-      if (this.tail) {
-        for (const buffer of past) await writeTo(this.tail, buffer);
-      } else {
-        await this.writeCached(past); // no slot free: these stay on the cache
-      }
-    }
-    this.bytesWritten += buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-  }
-
-  private async writeCached(buffers: Buffer[]): Promise<void> {
-    let pending = buffers;
-    while (pending.length > 0) {
-      const { bytesWritten } = await this.buffered.writev(pending, this.position);
-      this.position += bytesWritten;
-      pending = remainder(pending, bytesWritten);
-    }
-    const complete = this.position - (this.position % WRITEBACK_STEP);
-    if (complete > this.writebackFrom) {
-      const started = this.control
-        .startWriteback(this.buffered.fd, this.writebackFrom, complete - this.writebackFrom)
-        .catch(() => undefined) // the closing fsync reports what failed to reach the disk
-        .finally(() => this.writebacks.delete(started));
-      this.writebacks.add(started);
-      this.writebackFrom = complete;
-    }
-  }
-
-  private async finish(): Promise<void> {
-    if (this.tail) {
-      // Its own close fsyncs the whole file, cached part included.
-      await this.writebacksDone();
-      await new Promise<void>((resolve, reject) => this.tail!.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      return;
-    }
-    await this.writebacksDone();
-    await this.buffered.sync();
-  }
-
-  private async writebacksDone(): Promise<void> {
-    await Promise.all([...this.writebacks]);
-  }
-}
-
-function writeTo(out: Writable, buffer: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => out.write(buffer, (err) => (err ? reject(err) : resolve())));
-}
-
-/** `buffers` without their first `written` bytes. */
-function remainder(buffers: Buffer[], written: number): Buffer[] {
-  const rest: Buffer[] = [];
-  let skip = written;
-  for (const buffer of buffers) {
-    if (skip >= buffer.length) {
-      skip -= buffer.length;
-      continue;
-    }
-    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-    skip = 0;
-  }
-  return rest;
 }

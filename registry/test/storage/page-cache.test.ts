@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CachedFileWriter, PageCacheWindow, loadPageCacheControl, type PageCacheControl } from '../../src/storage/page-cache.ts';
-import { O_DIRECT, openDirect } from '../../src/storage/direct-io.ts';
+import { PageCacheWindow, loadPageCacheControl, type PageCacheControl } from '../../src/storage/page-cache.ts';
+import { DirectFileWriter, O_DIRECT, openDirect } from '../../src/storage/direct-io.ts';
 
 const MiB = 1024 * 1024;
 
@@ -93,15 +93,19 @@ describe('page-cache window', function () {
     assert.throws(() => new PageCacheWindow({ maxBytes: 0, control }), RangeError);
   });
 
-  it('writes through the page cache, starting the writeback of every complete MiB, and past it from the limit on', async function () {
+  it('a DirectFileWriter with a cached range writes its slots below it through the page cache, starting their writeback, and the rest direct', async function () {
     if (O_DIRECT === undefined) assert.fail('O_DIRECT is not defined on this platform');
-    for (const [start, limit, size] of [
-      [0, 4 * MiB, 3 * MiB + 5],
-      [MiB + 512 * 1024, 4 * MiB, 2 * MiB],
-      [0, 2 * MiB, 5 * MiB + 4099],
-    ] as const) {
+    const cases: Array<{ start: number; below: number; size: number; writebacks: Array<[number, number]>; direct: number }> = [
+      // Whole slots and the short last one all below the limit: nothing direct.
+      { start: 0, below: 4 * MiB, size: 3 * MiB + 5, writebacks: [[0, MiB], [MiB, 2 * MiB], [2 * MiB, 3 * MiB]], direct: 0 },
+      // An append at 1.5 MiB: slots start there.
+      { start: MiB + 512 * 1024, below: 4 * MiB, size: 2 * MiB, writebacks: [[1.5 * MiB, 2.5 * MiB], [2.5 * MiB, 3.5 * MiB]], direct: 0 },
+      // Past the limit: direct slots, then the last partial block through the cache.
+      { start: 0, below: 2 * MiB, size: 5 * MiB + 4099, writebacks: [[0, MiB], [MiB, 2 * MiB]], direct: 3 * MiB + 4096 },
+    ];
+    for (const { start, below, size, writebacks: expected, direct: expectedDirect } of cases) {
       const { control, writebacks } = recordingControl(real);
-      const file = join(dir, `w-${start}-${limit}`);
+      const file = join(dir, `w-${start}-${below}`);
       const head = randomBytes(start);
       await fs.writeFile(file, head);
       const buffered = await fs.open(file, 'r+');
@@ -109,23 +113,13 @@ describe('page-cache window', function () {
       assert.ok(direct, `${dir}'s filesystem refuses O_DIRECT`);
       try {
         const body = randomBytes(size);
-        const writer = new CachedFileWriter(buffered, direct, start, limit, control);
-        const pieces = [body.subarray(0, 1000), body.subarray(1000, MiB + 7), body.subarray(MiB + 7)];
-        await pipeline(Readable.from(pieces), writer);
+        const writer = DirectFileWriter.create(direct, buffered, start, { below, startWriteback: control.startWriteback });
+        assert.ok(writer, 'no staging slots free');
+        await pipeline(Readable.from([body.subarray(0, 1000), body.subarray(1000, MiB + 7), body.subarray(MiB + 7)]), writer);
         assert.equal(writer.bytesWritten, size);
-        const end = start + size;
-        const pastLimit = Math.max(0, end - limit);
-        assert.equal(writer.bytesDirect, pastLimit - (pastLimit % 4096));
+        assert.equal(writer.bytesDirect, expectedDirect);
+        assert.deepEqual(writebacks, expected);
         assert.ok((await fs.readFile(file)).equals(Buffer.concat([head, body])));
-        // Writeback started for every whole MiB written through the cache, once, in order.
-        const cachedEnd = Math.min(end, limit);
-        const firstStep = start - (start % MiB);
-        const covered = writebacks.flatMap(([from, to]) => Array.from({ length: (to - from) / MiB }, (_, i) => from + i * MiB));
-        assert.deepEqual(
-          covered,
-          Array.from({ length: (cachedEnd - (cachedEnd % MiB) - firstStep) / MiB }, (_, i) => firstStep + i * MiB),
-          `writeback ranges ${JSON.stringify(writebacks)}`,
-        );
       } finally {
         await Promise.all([buffered.close(), direct.close()]);
       }
@@ -155,7 +149,7 @@ describe('page-cache window', function () {
           else this.push(randomBytes(MiB + 17 * sent++));
         },
       });
-      const writer = new CachedFileWriter(buffered, direct, 0, 8 * MiB, slow);
+      const writer = DirectFileWriter.create(direct, buffered, 0, { below: 8 * MiB, startWriteback: slow.startWriteback })!;
       await assert.rejects(pipeline(failing, writer), /client went away/);
       if (!writer.closed) await new Promise((resolve) => writer.once('close', resolve));
       assert.equal(inFlight, 0);
