@@ -25,7 +25,8 @@
  * from it when they fall out of that window (page-cache.ts); the others are read past it
  * (O_DIRECT, direct-io.ts), as is everything when the window is 0 or cannot be kept (no
  * posix_fadvise). An object read again while it is among the last 4096 large objects read is
- * hot: read through the page cache, it joins the window. With `directIO` off, or on a
+ * hot: read through the page cache, it joins the window (unless it is larger than a quarter of
+ * the window: those are always read past the cache). With `directIO` off, or on a
  * filesystem that refuses O_DIRECT (tmpfs, for one: the driver then stops trying), every byte
  * goes through the page cache and the kernel alone decides what it keeps.
  */
@@ -263,7 +264,10 @@ export class FilesystemDriver implements AppendingDriver {
       const large = this.directIO && info.size >= SLOT_SIZE;
       if (large) await this.windowLoaded;
       const cached = large && this.window?.use(full) === true;
-      const direct = large && !cached && this.firstReadOf(path) ? await this.openDirect(full, fsConstants.O_RDONLY) : undefined;
+      // Past the window's size limit an object is never kept, so it is read past the cache
+      // even when hot (through it, each read would fill the cache and drop the last one's).
+      const tooLarge = this.window !== undefined && info.size > this.window.maxObjectBytes;
+      const direct = large && !cached && (tooLarge || this.firstReadOf(path)) ? await this.openDirect(full, fsConstants.O_RDONLY) : undefined;
       if (large && !cached && !direct) this.window?.keep(full, info.size);
       // The stream owns the handles from here and closes them on end, error or destroy.
       return new FileRangeStream(handle, direct, offset, last + 1, this.spareReadBuffers, this.directBytes);

@@ -286,6 +286,12 @@ describe('FilesystemDriver specifics', function () {
       assert.equal(cachedBytes(join(root, 'big', 'one')), 0, 'the cached part of an object over the limit stayed in the page cache');
       assert.ok((await readAllStream(await driver.read('big/one'))).equals(body));
       assert.equal(driver.directBytes.read, body.length);
+      // Hot, it is still read past the page cache, and stays out of it and of the window.
+      assert.ok((await readAllStream(await driver.read('big/one', { offset: 7 }))).equals(body.subarray(7)));
+      assert.equal(driver.directBytes.read, 2 * body.length - 7);
+      await driver.close();
+      assert.equal(cachedBytes(join(root, 'big', 'one')), 0);
+      assert.equal(await driver.pageCacheWindowBytes(), 0);
     });
 
     it('appends across the limit, then keeps the assembled object by its new name', async function () {
