@@ -141,6 +141,15 @@ async function main(): Promise<void> {
   const results: Record<string, Array<Record<Scenario, Timed>>> = { distribution: [], berth: [] };
   const warmUps: Record<string, Array<Record<Scenario, Timed>>> = { distribution: [], berth: [] };
   try {
+    const playRound = async (order: typeof targets, heading: string, prefix: string, into: typeof results, manifestRequests?: number) => {
+      for (const { target, pid } of order) {
+        process.stderr.write(`${heading}: ${target.name}\n`);
+        const figures = await runScenarios(target, pid, prefix, manifestRequests);
+        into[target.name]!.push(figures);
+        process.stderr.write(`  ${describeRound(figures)}\n`);
+        settleDisk();
+      }
+    };
     // Untimed rounds each first (a tenth of the manifest requests each), since a registry in
     // service is warm: a freshly started Berth runs its first round at 60-75 % of its later
     // speed (JIT, heap growth, first queries), and until it has written as much as its
@@ -148,24 +157,12 @@ async function main(): Promise<void> {
     // where later writes reuse the pages of the blobs the window dropped (docs/benchmarks.md,
     // "Machine"). Their figures are reported, not counted.
     for (let round = 0; round < warmUpRounds; round++) {
-      for (const { target, pid } of targets) {
-        process.stderr.write(`warm-up ${round + 1}/${warmUpRounds}: ${target.name}\n`);
-        const figures = await runScenarios(target, pid, `warm-up${round}`, MANIFEST_REQUESTS / 10);
-        warmUps[target.name]!.push(figures);
-        process.stderr.write(`  ${describeRound(figures)}\n`);
-        settleDisk();
-      }
+      await playRound(targets, `warm-up ${round + 1}/${warmUpRounds}`, `warm-up${round}`, warmUps, MANIFEST_REQUESTS / 10);
     }
     for (let round = 0; round < rounds; round++) {
       // alternate which registry goes first, so neither always gets a warmer machine
       const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const { target, pid } of order) {
-        process.stderr.write(`round ${round + 1}/${rounds}: ${target.name}\n`);
-        const figures = await runScenarios(target, pid, `r${round}`);
-        results[target.name]!.push(figures);
-        process.stderr.write(`  ${describeRound(figures)}\n`);
-        settleDisk();
-      }
+      await playRound(order, `round ${round + 1}/${rounds}`, `r${round}`, results);
     }
     const big: Record<string, Awaited<ReturnType<typeof bigBlob>> & { idleRssMiB: number }> = {};
     const production = await startBerth({ backends: 'production', dir: join(dir, 'berth-production'), logLevel: 'warn' });

@@ -2,13 +2,16 @@
  * An in-process least-recently-used cache bounded by total size, for immutable content
  * (manifests by digest) in front of the shared cache and the database. Not a CacheStore:
  * no TTL, since what it holds never changes; entries leave only when space is needed or
- * when deleted.
+ * when deleted. Also the filesystem driver's bookkeeping of what it keeps in the page cache
+ * (storage/page-cache.ts), which acts on the entries it evicts.
  */
-export interface LruCacheOptions<V> {
+export interface LruCacheOptions<V, K = string> {
   /** Upper bound on the sum of sizeOf(value) over all entries. */
   maxBytes: number;
   /** Size of a value in bytes (e.g. `(b) => b.length`). */
   sizeOf: (value: V) => number;
+  /** Called for each entry evicted to make room (not for deletes or replaced values). */
+  onEvict?: (key: K, value: V) => void;
 }
 
 export class LruCache<V, K = string> {
@@ -16,12 +19,14 @@ export class LruCache<V, K = string> {
   readonly #entries = new Map<K, { value: V; size: number }>();
   readonly #maxBytes: number;
   readonly #sizeOf: (value: V) => number;
+  readonly #onEvict: ((key: K, value: V) => void) | undefined;
   #bytes = 0;
 
-  constructor(options: LruCacheOptions<V>) {
+  constructor(options: LruCacheOptions<V, K>) {
     if (!(options.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
     this.#maxBytes = options.maxBytes;
     this.#sizeOf = options.sizeOf;
+    this.#onEvict = options.onEvict;
   }
 
   /** The value, marked as most recently used. */
@@ -48,6 +53,7 @@ export class LruCache<V, K = string> {
       if (this.#bytes <= this.#maxBytes) break;
       this.#entries.delete(oldestKey);
       this.#bytes -= oldest.size;
+      this.#onEvict?.(oldestKey, oldest.value);
     }
   }
 

@@ -359,8 +359,9 @@ export class FilesystemDriver implements AppendingDriver {
   async delete(path: string): Promise<void> {
     checkPath(this.name, path);
     try {
-      await fs.unlink(this.fullPath(path));
-      this.window?.forget(this.fullPath(path));
+      const full = this.fullPath(path);
+      await fs.unlink(full);
+      this.window?.forget(full);
     } catch (err) {
       // Missing, or a directory (not an object): nothing to delete.
       if (isCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return;
@@ -659,8 +660,7 @@ async function appendFiles(target: string, sources: string[]): Promise<void> {
  * bytes written; on failure, resolves only once no write is in flight any more.
  */
 async function writeFrom(body: Readable, handles: WriteHandles, start: number, counted: DirectBytes, window: PageCacheWindow | undefined): Promise<number> {
-  const cached = window && { below: window.maxObjectBytes, startWriteback: window.control.startWriteback };
-  const direct = handles.direct ? DirectFileWriter.create(handles.direct, handles.buffered, start, cached) : undefined;
+  const direct = handles.direct ? DirectFileWriter.create(handles.direct, handles.buffered, start, window?.cachedRange) : undefined;
   // A write stream takes over the handle: it fsyncs (`flush`) and closes it when done (closing
   // it again is harmless); a stream that does not close it would keep the handle's close waiting.
   const out = direct ?? createWriteStream('', { fd: handles.buffered, start, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });

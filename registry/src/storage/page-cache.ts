@@ -30,6 +30,8 @@
  * moves past the page cache.
  */
 import * as fs from 'node:fs/promises';
+import { LruCache } from '../cache/lru.ts';
+import type { CachedRange } from './direct-io.ts';
 
 /** What the window asks of the kernel, on open descriptors, off the event loop. */
 export interface PageCacheControl {
@@ -91,29 +93,26 @@ export interface PageCacheWindowOptions {
  * them in time.
  */
 export class PageCacheWindow {
-  readonly maxBytes: number;
   /** Objects are written through the cache up to about this offset, past it beyond (a quarter of the budget, whole MiB). */
   readonly maxObjectBytes: number;
-  readonly control: PageCacheControl;
-  /** Map order is recency: the first file is the least recently used. */
-  private readonly files = new Map<string, number>();
-  private bytes = 0;
+  /** What a DirectFileWriter writes through the cache: everything below maxObjectBytes. */
+  readonly cachedRange: CachedRange;
+  private readonly control: PageCacheControl;
+  /** File sizes by path; what it evicts is dropped from the page cache. */
+  private readonly files: LruCache<number>;
   private dropping: Promise<void> = Promise.resolve();
 
   constructor(options: PageCacheWindowOptions) {
     if (!(options.maxBytes > 0)) throw new RangeError('the page-cache window needs a budget above 0');
-    this.maxBytes = options.maxBytes;
     this.maxObjectBytes = Math.floor(options.maxBytes / 4 / 1048576) * 1048576;
+    this.cachedRange = { below: this.maxObjectBytes, startWriteback: options.control.startWriteback };
     this.control = options.control;
+    this.files = new LruCache<number>({ maxBytes: options.maxBytes, sizeOf: (size) => size, onEvict: (file) => this.drop(file) });
   }
 
   /** Whether `file` is kept; it is then the most recently used. */
   use(file: string): boolean {
-    const size = this.files.get(file);
-    if (size === undefined) return false;
-    this.files.delete(file);
-    this.files.set(file, size);
-    return true;
+    return this.files.get(file) !== undefined;
   }
 
   /**
@@ -121,40 +120,22 @@ export class PageCacheWindow {
    * least recently used beyond the budget. A file larger than maxObjectBytes is dropped at once.
    */
   keep(file: string, size: number): void {
-    this.forget(file);
     if (size > this.maxObjectBytes) {
+      this.files.delete(file);
       this.drop(file);
-      return;
+    } else {
+      this.files.set(file, size);
     }
-    this.files.set(file, size);
-    this.bytes += size;
-    for (const [oldest, oldestSize] of this.files) {
-      if (this.bytes <= this.maxBytes) break;
-      this.files.delete(oldest);
-      this.bytes -= oldestSize;
-      this.drop(oldest);
-    }
-  }
-
-  /** `from` was renamed to `to`. */
-  moved(from: string, to: string): void {
-    const size = this.files.get(from);
-    if (size === undefined) return;
-    this.forget(from);
-    this.keep(to, size);
   }
 
   /** `file` is gone: its pages went with it. */
   forget(file: string): void {
-    const size = this.files.get(file);
-    if (size === undefined) return;
     this.files.delete(file);
-    this.bytes -= size;
   }
 
   /** Bytes of the files kept. */
   get keptBytes(): number {
-    return this.bytes;
+    return this.files.bytes;
   }
 
   /** Resolves once the drops asked for so far are done. */

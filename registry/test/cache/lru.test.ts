@@ -32,6 +32,24 @@ describe('LruCache', function () {
     expect(lru.bytes).to.equal(25);
   });
 
+  it('tells onEvict about each entry evicted to make room, least recently used first, and about nothing else', function () {
+    const evicted: Array<[string, number]> = [];
+    const lru = new LruCache<number>({ maxBytes: 10, sizeOf: (n) => n, onEvict: (key, value) => evicted.push([key, value]) });
+    lru.set('a', 4);
+    lru.set('b', 4);
+    lru.set('a', 3); // replaced: not evicted
+    lru.delete('b'); // deleted: not evicted
+    lru.set('c', 4);
+    lru.set('d', 2);
+    lru.get('a'); // "c" is now the least recently used
+    lru.set('e', 5); // 14 bytes: "c" goes
+    lru.set('g', 3); // 13 bytes: "d", then "a" go
+    expect(evicted).to.deep.equal([['c', 4], ['d', 2], ['a', 3]]);
+    lru.set('f', 11); // larger than the cache: not stored, nothing evicted
+    expect(evicted).to.have.length(3);
+    expect(lru.bytes).to.equal(8);
+  });
+
   it('replaces a value and recounts its size', function () {
     const lru = bufferCache(100);
     lru.set('a', Buffer.alloc(40));
