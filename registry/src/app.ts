@@ -52,7 +52,7 @@ export function createRegistryServices(deps: RegistryDeps): V2Services {
   const blobs = new BlobStore({ storage: deps.storage, metadata: deps.metadata, cache: deps.cache });
   return {
     blobs,
-    uploads: new BlobUploadSessions({ storage: deps.storage, cache: deps.cache, blobs, ttlSeconds: deps.options.uploadSessionTtlSeconds }),
+    uploads: new BlobUploadSessions({ storage: deps.storage, cache: deps.cache, blobs, records: deps.metadata, ttlSeconds: deps.options.uploadSessionTtlSeconds }),
     manifests: new ManifestService({ metadata: deps.metadata, cache: deps.cache, maxManifestBytes: deps.options.maxManifestBytes }),
     metadata: deps.metadata,
     access: deps.access ?? allowEverything,

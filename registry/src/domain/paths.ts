@@ -12,10 +12,6 @@ export function uploadPrefix(uploadId: string): string {
   return `_uploads/${uploadId}`;
 }
 
-export function uploadInfoPath(uploadId: string): string {
-  return `_uploads/${uploadId}/info`;
-}
-
 export function uploadPartsPrefix(uploadId: string): string {
   return `_uploads/${uploadId}/parts`;
 }

@@ -1,6 +1,8 @@
 /**
- * Blob upload sessions whose state lives in blob storage (_uploads/<uuid>/, see the layout in
- * storage/driver.ts), so a session survives a restart and can be continued on any replica:
+ * Blob upload sessions that survive a restart and can be continued on any replica. A session
+ * exists while its row in the metadata store does (upload_sessions, migration 0003: one
+ * INSERT opens it); the bytes received so far are in blob storage under _uploads/<uuid>/ (see
+ * the layout in storage/driver.ts):
  *
  *   - on a driver that appends (the filesystem, storage/driver.ts AppendingDriver), every
  *     PATCH chunk is appended to one object, `data`, and the current offset is its size; a
@@ -21,10 +23,16 @@
  *     less than hashing every chunk in WebAssembly;
  *   - a lock in the cache (setIfAbsent) keeps two requests from writing one session at once;
  *   - the session as this process last left it (info, parts, offset) is kept in process, and
- *     the next request checks it with two stats instead of listing and reading the session
- *     back: the info is still there (not finished or cancelled elsewhere) and the data is still
- *     at the known offset (`data` has that size, or no part exists at that offset: every
- *     append, on any replica, writes exactly there). Any error means reading storage again.
+ *     the next request checks it with a row lookup and a stat instead of listing storage: the
+ *     row is still there (not finished or cancelled elsewhere) and the data is still at the
+ *     known offset (`data` has that size, or no part exists at that offset: every append, on
+ *     any replica, writes exactly there). Any error means reading storage again.
+ *
+ * Why a row and not a file in storage (as Distribution keeps `startedat`): opening a session
+ * was a file written, fsynced and renamed (a PUT on S3), ending it a directory moved away (a
+ * LIST and DELETE on S3), on every push of every layer; under push load the POST alone took
+ * 6-14 ms of threadpool round trips and a journal commit. A session that never stored a byte
+ * (the POST then whole-blob PUT of most clients) now touches storage only for its blob.
  *
  * Finishing verifies the digest, then BlobStore.commit moves the parts into place atomically.
  * A blob sent whole in one request (POST ?digest=, or the closing PUT of an empty session)
@@ -42,8 +50,9 @@ import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../oci/grammar.ts';
 import { newHash } from '../oci/digest.ts';
 import { runningHash, streamHasher, type ChunkHasher, type RunningHash, type StreamHasher } from '../oci/hash-worker.ts';
+import type { MetadataStore } from '../metadata/store.ts';
 import type { BlobInfo, BlobStore } from './blob-store.ts';
-import { uploadDataPath, uploadInfoPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
+import { uploadDataPath, uploadPartPath, uploadPartsPrefix, uploadPrefix } from './paths.ts';
 
 export interface UploadStatus {
   id: string;
@@ -76,12 +85,19 @@ interface Session {
   info: SessionInfo;
   parts: ObjectInfo[];
   offset: number;
+  /** Whether anything may be under the session's prefix in storage (a chunk was written, or storage was listed and had something). */
+  stored: boolean;
 }
+
+/** What sessions need of the metadata store: their rows. */
+export type UploadSessionRecords = Pick<MetadataStore, 'createUploadSession' | 'getUploadSession' | 'deleteUploadSession' | 'listUploadSessionsStartedBefore'>;
 
 export interface BlobUploadSessionsDeps {
   storage: BlobStorageDriver;
   cache: CacheStore;
   blobs: BlobStore;
+  /** Where a session's row is kept (the metadata store). */
+  records: UploadSessionRecords;
   /** Lifetime of hash states and locks in the cache. */
   ttlSeconds: number;
 }
@@ -89,6 +105,8 @@ export interface BlobUploadSessionsDeps {
 const UPLOAD_ID = /^[a-zA-Z0-9-]{1,64}$/;
 const LOCK_TTL_SECONDS = 15;
 const LOCK_POLL_MS = 50;
+/** Rows purgeAbandoned reads at a time. */
+const PURGE_BATCH = 1000;
 
 function digestKey(id: string, algorithm: DigestAlgorithm, offset: number): string {
   return `upload:${id}:digest:${algorithm}:${offset}`;
@@ -98,18 +116,18 @@ function lockKey(id: string): string {
 }
 /** Sessions as this process last left them, to be checked against storage before use. Bounded like RunningHashes. */
 class KnownSessions {
-  private readonly entries = new Map<string, { info: SessionInfo; parts: ObjectInfo[]; offset: number }>();
+  private readonly entries = new Map<string, Omit<Session, 'id'>>();
 
   constructor(private readonly maxEntries = 4096) {}
 
   get(id: string): Session | undefined {
     const entry = this.entries.get(id);
-    return entry ? { id, info: entry.info, parts: [...entry.parts], offset: entry.offset } : undefined;
+    return entry ? { id, ...entry, parts: [...entry.parts] } : undefined;
   }
 
   set(session: Session): void {
     this.entries.delete(session.id);
-    this.entries.set(session.id, { info: session.info, parts: [...session.parts], offset: session.offset });
+    this.entries.set(session.id, { info: session.info, parts: [...session.parts], offset: session.offset, stored: session.stored });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
@@ -253,6 +271,7 @@ export class BlobUploadSessions {
   private readonly cache: CacheStore;
   private readonly blobs: BlobStore;
   private readonly ttlSeconds: number;
+  private readonly records: UploadSessionRecords;
   private readonly running = new RunningHashes();
   private readonly known = new KnownSessions();
 
@@ -262,6 +281,7 @@ export class BlobUploadSessions {
     this.cache = deps.cache;
     this.blobs = deps.blobs;
     this.ttlSeconds = deps.ttlSeconds;
+    this.records = deps.records;
   }
 
   /** The `Range` header value for a session at `offset`. */
@@ -269,9 +289,9 @@ export class BlobUploadSessions {
 
   async start(repository: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
     const id = randomUUID();
+    await this.records.createUploadSession({ id, repository, ...(algorithm ? { algorithm } : {}) });
     const info: SessionInfo = { repository, startedAt: new Date().toISOString(), ...(algorithm ? { algorithm } : {}) };
-    await this.storage.put(uploadInfoPath(id), Buffer.from(JSON.stringify(info)));
-    this.known.set({ id, info, parts: [], offset: 0 });
+    this.known.set({ id, info, parts: [], offset: 0, stored: false });
     return { id, repository, offset: 0 };
   }
 
@@ -303,9 +323,7 @@ export class BlobUploadSessions {
         } catch (err) {
           throw verifier.failure ?? err;
         }
-        await this.storage.deletePrefix(uploadPrefix(id));
-        this.running.delete(id);
-        this.known.delete(id);
+        await this.end(session);
         return blob;
       }
       const written = body ? await this.writeChunk(session, body) : undefined;
@@ -327,26 +345,32 @@ export class BlobUploadSessions {
         session.parts.map((p) => p.path),
         session.offset,
       );
-      await this.storage.deletePrefix(uploadPrefix(id));
-      this.running.delete(id);
-      this.known.delete(id);
+      await this.end(session);
       await this.cache.delete(digestKey(id, digest.algorithm, session.offset));
       return blob;
     });
   }
 
   async cancel(repository: string, id: string): Promise<void> {
-    await this.current(repository, id);
-    await this.storage.deletePrefix(uploadPrefix(id));
-    this.running.delete(id);
-    this.known.delete(id);
+    await this.end(await this.current(repository, id));
+  }
+
+  /** The session is over: its row goes (no replica finds it from then on), then what it stored. */
+  private async end(session: Session): Promise<void> {
+    await this.records.deleteUploadSession(session.id);
+    this.running.delete(session.id);
+    this.known.delete(session.id);
+    if (session.stored) await this.storage.deletePrefix(uploadPrefix(session.id));
   }
 
   /**
    * Delete sessions untouched for `maxAgeSeconds` (abandoned by their clients) that no request
-   * is writing. For a periodic job; returns how many were removed.
+   * is writing, and what storage holds under _uploads/ for no session (left by a crash between
+   * a session's end and the removal of its bytes) as long untouched. For a periodic job;
+   * returns how many sessions were removed.
    */
   async purgeAbandoned(maxAgeSeconds: number, now: number = Date.now()): Promise<number> {
+    const cutoff = now - maxAgeSeconds * 1000;
     const lastTouched = new Map<string, number>();
     for (const object of await this.storage.list('_uploads')) {
       const id = object.path.split('/')[1];
@@ -354,13 +378,22 @@ export class BlobUploadSessions {
       lastTouched.set(id, Math.max(lastTouched.get(id) ?? 0, object.modifiedAt.getTime()));
     }
     let removed = 0;
+    for (let after: string | undefined; ; ) {
+      const batch = await this.records.listUploadSessionsStartedBefore(new Date(cutoff), PURGE_BATCH, after);
+      for (const record of batch) {
+        const touched = Math.max(record.startedAt.getTime(), lastTouched.get(record.id) ?? 0);
+        lastTouched.delete(record.id);
+        if (touched >= cutoff || (await this.cache.get(lockKey(record.id)))) continue;
+        await this.end({ id: record.id, info: { repository: record.repository, startedAt: record.startedAt.toISOString() }, parts: [], offset: 0, stored: true });
+        removed++;
+      }
+      if (batch.length < PURGE_BATCH) break;
+      after = batch[batch.length - 1]!.id;
+    }
+    // What is left has no old row: a session opened lately (kept), or bytes of none.
     for (const [id, touched] of lastTouched) {
-      if (now - touched < maxAgeSeconds * 1000) continue;
-      if (await this.cache.get(lockKey(id))) continue;
+      if (touched >= cutoff || (await this.records.getUploadSession(id))) continue;
       await this.storage.deletePrefix(uploadPrefix(id));
-      this.running.delete(id);
-      this.known.delete(id);
-      removed++;
     }
     return removed;
   }
@@ -382,31 +415,29 @@ export class BlobUploadSessions {
     if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 80) } });
     const session = this.known.get(id);
     if (!session || session.info.repository !== repository) return this.load(repository, id);
-    const [info, next] = await Promise.all([
-      this.storage.stat(uploadInfoPath(id)),
+    const [record, next] = await Promise.all([
+      this.records.getUploadSession(id),
       this.storage.stat(this.appending ? uploadDataPath(id) : uploadPartPath(id, session.offset)),
     ]);
     const moved = this.appending ? (next?.size ?? 0) !== session.offset : next !== undefined;
-    if (!info || moved) return this.load(repository, id);
+    if (!record || moved) return this.load(repository, id);
     return session;
   }
 
   private async load(repository: string, id: string): Promise<Session> {
     if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 80) } });
+    const record = await this.records.getUploadSession(id);
+    if (record?.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+    const info: SessionInfo = { repository, startedAt: record.startedAt.toISOString(), ...(record.algorithm ? { algorithm: record.algorithm as DigestAlgorithm } : {}) };
     const objects = await this.storage.list(uploadPrefix(id));
-    const infoPath = uploadInfoPath(id);
-    if (!objects.some((o) => o.path === infoPath)) {
-      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
-    }
-    const info = JSON.parse((await readAll(await this.storage.read(infoPath))).toString('utf8')) as SessionInfo;
-    if (info.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+    const stored = objects.length > 0;
     const partsPrefix = `${uploadPartsPrefix(id)}/`;
     const parts = objects.filter((o) => o.path.startsWith(partsPrefix));
     const data = objects.find((o) => o.path === uploadDataPath(id));
     if (data) {
       // Appended (see AppendingDriver); parts beside it mean a corrupt session.
       if (parts.length > 0) throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload session is inconsistent', { detail: { uuid: id } });
-      return { id, info, parts: data.size > 0 ? [data] : [], offset: data.size };
+      return { id, info, parts: data.size > 0 ? [data] : [], offset: data.size, stored };
     }
     let offset = 0;
     for (const part of parts) {
@@ -416,7 +447,7 @@ export class BlobUploadSessions {
       }
       offset += part.size;
     }
-    return { id, info, parts, offset };
+    return { id, info, parts, offset, stored };
   }
 
   private async locked<T>(repository: string, id: string, work: (session: Session) => Promise<T>): Promise<T> {
@@ -490,6 +521,8 @@ export class BlobUploadSessions {
       hash?.dispose();
     };
     const stream = hasher ? tap(body.stream, hasher) : body.stream;
+    // From here on something may be in storage, even if this chunk fails.
+    session.stored = true;
     const appending = this.appending;
     const path = appending ? uploadDataPath(session.id) : uploadPartPath(session.id, start);
     let size: number;

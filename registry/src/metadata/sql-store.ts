@@ -23,6 +23,7 @@ import type {
   SqlDatabase,
   SqlExecutor,
   SqlQueryOptions,
+  UploadSessionRecord,
 } from './store.ts';
 
 // Prepared SQL names its columns (never SELECT *): a newer replica's migration adding columns
@@ -38,6 +39,17 @@ interface ManifestRow {
   subject_digest: string | null;
   annotations: Record<string, string> | null;
   created_at: Date;
+}
+
+interface UploadSessionRow {
+  id: string;
+  repository: string;
+  started_at: Date;
+  algorithm: string | null;
+}
+
+function toUploadSession(row: UploadSessionRow): UploadSessionRecord {
+  return { id: row.id, repository: row.repository, startedAt: row.started_at, ...(row.algorithm !== null ? { algorithm: row.algorithm } : {}) };
 }
 
 interface ReferrerRow {
@@ -357,6 +369,29 @@ export class SqlMetadataStore implements MetadataStore {
     );
     return rows[0] && toArtifactSummary(repository, rows[0]);
   }
+  async createUploadSession(session: { id: string; repository: string; algorithm?: string }): Promise<void> {
+    await this.#db.query('INSERT INTO upload_sessions (id, repository, algorithm) VALUES ($1, $2, $3)', [session.id, session.repository, session.algorithm ?? null], PREPARED);
+  }
+
+  async getUploadSession(id: string): Promise<UploadSessionRecord | undefined> {
+    const rows = await this.#db.query<UploadSessionRow>('SELECT id, repository, started_at, algorithm FROM upload_sessions WHERE id = $1', [id], PREPARED);
+    return rows[0] ? toUploadSession(rows[0]) : undefined;
+  }
+
+  async deleteUploadSession(id: string): Promise<boolean> {
+    const rows = await this.#db.query<{ id: string }>('DELETE FROM upload_sessions WHERE id = $1 RETURNING id', [id], PREPARED);
+    return rows.length > 0;
+  }
+
+  async listUploadSessionsStartedBefore(before: Date, limit: number, afterId?: string): Promise<UploadSessionRecord[]> {
+    const rows = await this.#db.query<UploadSessionRow>(
+      `SELECT id, repository, started_at, algorithm FROM upload_sessions
+        WHERE started_at < $1 AND ($3::uuid IS NULL OR id > $3::uuid) ORDER BY id LIMIT $2`,
+      [before, limit, afterId ?? null],
+    );
+    return rows.map(toUploadSession);
+  }
+
 }
 
 interface RepositoryRow {

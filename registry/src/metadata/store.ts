@@ -141,6 +141,16 @@ export interface ArtifactFilter {
   tagged?: boolean;
 }
 
+/** An open upload session (domain/uploads.ts); its bytes are in blob storage. */
+export interface UploadSessionRecord {
+  /** A UUID. */
+  id: string;
+  repository: string;
+  startedAt: Date;
+  /** The digest algorithm asked for when it was opened. */
+  algorithm?: string;
+}
+
 export interface MetadataStore {
   readonly name: string;
   /** Apply pending migrations (under an advisory lock, so replicas may start together). */
@@ -195,4 +205,13 @@ export interface MetadataStore {
   /** Manifests of a repository, newest push first; undefined when the repository does not exist. */
   listArtifacts(repository: string, filter: ArtifactFilter, page: OffsetPage): Promise<Paged<ArtifactSummary> | undefined>;
   getArtifact(repository: string, digest: string): Promise<ArtifactSummary | undefined>;
+
+  // Upload sessions: a row exists while the session is open.
+  /** Record a new session (`startedAt` is the database's clock). */
+  createUploadSession(session: { id: string; repository: string; algorithm?: string }): Promise<void>;
+  getUploadSession(id: string): Promise<UploadSessionRecord | undefined>;
+  /** End a session; false when it was not open. */
+  deleteUploadSession(id: string): Promise<boolean>;
+  /** Sessions opened before `before`, by id, at most `limit` of them, from the first id after `afterId`. */
+  listUploadSessionsStartedBefore(before: Date, limit: number, afterId?: string): Promise<UploadSessionRecord[]>;
 }

@@ -9,11 +9,13 @@
  *
  *   blobs/<algorithm>/<first two hex chars>/<hex>/data   verified, content-addressed blobs,
  *                                                      shared by every repository (dedupe)
- *   _uploads/<uuid>/info                               JSON {repository, startedAt}
  *   _uploads/<uuid>/data                               the bytes received so far, on drivers
  *                                                      that append (AppendingDriver)
  *   _uploads/<uuid>/parts/<16-digit zero-padded offset> the chunks received so far, in order,
  *                                                      on drivers that cannot append (S3)
+ *
+ * (An upload session itself is a row in the metadata store; _uploads/<uuid>/ holds its bytes
+ * only, and exists once it has some: domain/uploads.ts.)
  *
  * A blob becomes visible under blobs/ only after its digest has been verified: through
  * `assemble` of verified upload parts, or through a `put` whose body stream fails at its end

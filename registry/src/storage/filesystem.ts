@@ -163,6 +163,8 @@ export class FilesystemDriver implements AppendingDriver {
   async put(path: string, body: Readable | Buffer): Promise<number> {
     checkPath(this.name, path);
     const tmp = await this.tempFile();
+    // The object's directory is made while its bytes are written: the rename is then one call.
+    const parentMade = this.makeParent(path);
     try {
       let size: number;
       if (Buffer.isBuffer(body)) {
@@ -182,7 +184,7 @@ export class FilesystemDriver implements AppendingDriver {
           await closeAll(handles);
         }
       }
-      await this.renameIntoPlace(tmp, path, size);
+      await this.renameIntoPlace(tmp, path, size, parentMade);
       return size;
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -383,16 +385,19 @@ export class FilesystemDriver implements AppendingDriver {
       // leaves it in .tmp, swept like any stale temporary file.
       const trash = await this.tempFile();
       await fs.rename(full, trash);
-      const removal = fs
-        .rm(trash, { recursive: true, force: true })
-        .catch(() => undefined)
-        .finally(() => this.removals.delete(removal));
-      this.removals.add(removal);
+      // The parents it left empty go too, also off the request path (never needed for
+      // correctness: an empty directory names no object).
+      this.inBackground(fs.rm(trash, { recursive: true, force: true }).then(() => this.removeEmptyParents(prefix)));
     } catch (err) {
       if (isCode(err, 'ENOENT', 'ENOTDIR')) return;
       throw toDriverError(err, prefix);
     }
-    await this.removeEmptyParents(prefix);
+  }
+
+  /** Run `work` after the call that started it has returned; `close` waits for it. */
+  private inBackground(work: Promise<unknown>): void {
+    const running: Promise<unknown> = work.catch(() => undefined).finally(() => this.removals.delete(running));
+    this.removals.add(running);
   }
 
   async close(): Promise<void> {
@@ -465,16 +470,24 @@ export class FilesystemDriver implements AppendingDriver {
     }
   }
 
+  /** Make the directory object `path` goes in; resolves to whether that worked (renameIntoPlace tries again). */
+  private makeParent(path: string): Promise<boolean> {
+    return fs.mkdir(parentOf(this.fullPath(path)), { recursive: true }).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /**
-   * Rename `from` (an absolute file of `size` bytes) to object `path`, creating parents;
-   * retried because a concurrent delete may remove an empty parent between our mkdir and
-   * rename. A large object joins the page-cache window (written through the cache, or, past
-   * its size limit, dropped from it at once).
+   * Rename `from` (an absolute file of `size` bytes) to object `path`, creating parents (unless
+   * `parentMade` resolves true: made already); retried because a concurrent delete may remove
+   * an empty parent between our mkdir and rename. A large object joins the page-cache window
+   * (written through the cache, or, past its size limit, dropped from it at once).
    */
-  private async renameIntoPlace(from: string, path: string, size: number): Promise<void> {
+  private async renameIntoPlace(from: string, path: string, size: number, parentMade?: Promise<boolean>): Promise<void> {
     const target = this.fullPath(path);
     for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(parentOf(target), { recursive: true });
+      if (!(attempt === 0 && (await parentMade))) await fs.mkdir(parentOf(target), { recursive: true });
       try {
         await fs.rename(from, target);
         if (this.directIO && size >= SLOT_SIZE) this.window?.keep(target, size);

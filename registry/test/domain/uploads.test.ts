@@ -61,7 +61,7 @@ for (const layout of ['appended', 'parts'] as const) {
       const cache = new MemoryCache();
       caches.push(cache);
       const blobs = new BlobStore({ storage, metadata });
-      return { uploads: new BlobUploadSessions({ storage, cache, blobs, ttlSeconds: 600 }), blobs, cache };
+      return { uploads: new BlobUploadSessions({ storage, cache, blobs, records: metadata, ttlSeconds: 600 }), blobs, cache };
     };
 
     before(async function () {
@@ -164,6 +164,50 @@ for (const layout of ['appended', 'parts'] as const) {
       expect((await sessions().uploads.status('dom/e', started.id)).offset).to.equal(1000);
       await uploads.append('dom/e', started.id, body(data.subarray(1000), 1000));
       expect((await uploads.finish('dom/e', started.id, sha256(data))).size).to.equal(3000);
+    });
+
+    it('is unknown everywhere once ended, also to a process that knew it', async function () {
+      const first = sessions();
+      const second = sessions();
+      const data = randomBytes(5000);
+      const started = await first.uploads.start('dom/g');
+      expect((await second.uploads.status('dom/g', started.id)).offset).to.equal(0);
+      await first.uploads.cancel('dom/g', started.id);
+      const unknown = await rejection(second.uploads.append('dom/g', started.id, body(data, 0)));
+      expect(unknown).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+      // Not in the session's repository either, nor in another.
+      const other = await first.uploads.start('dom/g');
+      expect(await rejection(first.uploads.status('dom/other', other.id))).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+      expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
+    });
+
+    it('opens and finishes a whole-blob upload without writing anything under _uploads', async function () {
+      const { uploads, blobs } = sessions();
+      const data = randomBytes(3 * 1024 * 1024 + 5);
+      const before = (await storage.list('_uploads')).length;
+      const started = await uploads.start('dom/h');
+      expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
+      expect((await uploads.finish('dom/h', started.id, sha256(data), body(data))).size).to.equal(data.length);
+      expect((await storage.list('_uploads')).length).to.equal(before);
+      expect(await blobs.stat('dom/h', sha256(data))).to.deep.equal({ digest: sha256(data).value, size: data.length });
+      expect(await rejection(uploads.status('dom/h', started.id))).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+    });
+
+    it('purges bytes under _uploads that no session owns once they are old', async function () {
+      const { uploads } = sessions();
+      const started = await uploads.start('dom/i');
+      await uploads.append('dom/i', started.id, body(randomBytes(100), 0));
+      // A crash between the end of a session and the removal of its bytes leaves them behind.
+      const orphan = '00000000-0000-4000-8000-000000000001';
+      await storage.put(`_uploads/${orphan}/parts/0000000000000000`, randomBytes(10));
+      expect(await uploads.purgeAbandoned(3600)).to.equal(0);
+      expect(await storage.list(`_uploads/${orphan}`)).to.have.length(1);
+      const later = Date.now() + 2 * 3_600_000;
+      // Every session of this database is two hours old then: the one above at least goes.
+      expect(await uploads.purgeAbandoned(3600, later)).to.be.at.least(1);
+      expect(await rejection(uploads.status('dom/i', started.id))).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+      expect(await storage.list(`_uploads/${orphan}`)).to.deep.equal([]);
+      expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
     });
 
     if (layout === 'appended') {

@@ -6,7 +6,7 @@
  * catalog tests use names under "zzzz/", which sort after every other name used here.
  */
 import { expect } from 'chai';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { NewManifest, SqlDatabase } from '../../src/metadata/store.ts';
 import { InvalidInputError } from '../../src/metadata/errors.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
@@ -152,6 +152,57 @@ export function metadataStoreSuite(open: () => Promise<StoreFixture>): void {
 
     it('answers ping', async function () {
       await store.ping();
+    });
+  });
+
+  describe('upload sessions', function () {
+    it('records a session with the database clock, finds it by id, and ends it once', async function () {
+      const id = randomUUID();
+      const repository = uniqueRepository('upload');
+      const before = Date.now();
+      await store.createUploadSession({ id, repository });
+      const found = await store.getUploadSession(id);
+      expect(found).to.deep.include({ id, repository });
+      expect(found?.algorithm).to.equal(undefined);
+      expect(found?.startedAt).to.be.instanceOf(Date);
+      expect(Math.abs(found!.startedAt.getTime() - before)).to.be.below(60_000);
+      await store.createUploadSession({ id: randomUUID(), repository, algorithm: 'sha512' });
+      expect(await store.deleteUploadSession(id)).to.equal(true);
+      expect(await store.deleteUploadSession(id)).to.equal(false);
+      expect(await store.getUploadSession(id)).to.equal(undefined);
+      expect(await store.getUploadSession(randomUUID())).to.equal(undefined);
+    });
+
+    it('keeps the algorithm asked for and refuses a second session with the same id', async function () {
+      const id = randomUUID();
+      await store.createUploadSession({ id, repository: 'up/a', algorithm: 'sha512' });
+      expect((await store.getUploadSession(id))?.algorithm).to.equal('sha512');
+      let refused: unknown;
+      await store.createUploadSession({ id, repository: 'up/b' }).catch((err: unknown) => (refused = err));
+      expect(refused).to.be.instanceOf(Error);
+      expect((await store.getUploadSession(id))?.repository).to.equal('up/a');
+      await store.deleteUploadSession(id);
+    });
+
+    it('lists the sessions opened before a time, by id, page by page', async function () {
+      const ids: string[] = Array.from({ length: 5 }, () => randomUUID()).sort();
+      for (const id of ids) await store.createUploadSession({ id, repository: 'up/list' });
+      const mine = (records: Array<{ id: string }>) => records.map((r) => r.id).filter((id) => ids.includes(id));
+      expect(mine(await store.listUploadSessionsStartedBefore(new Date(Date.now() - 3_600_000), 100))).to.deep.equal([]);
+      const later = new Date(Date.now() + 60_000);
+      const seen: string[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await store.listUploadSessionsStartedBefore(later, 2, after);
+        expect(page.length).to.be.at.most(2);
+        const pageIds = page.map((r) => r.id);
+        expect(pageIds).to.deep.equal([...pageIds].sort());
+        seen.push(...pageIds);
+        if (page.length < 2) break;
+        after = page[page.length - 1]!.id;
+      }
+      expect(mine(seen.map((id) => ({ id })))).to.deep.equal(ids);
+      expect(new Set(seen).size).to.equal(seen.length);
+      for (const id of ids) await store.deleteUploadSession(id);
     });
   });
 

@@ -235,6 +235,18 @@ describe('FilesystemDriver specifics', function () {
     assert.deepEqual(await driver.list(''), []);
   });
 
+  it('removes the parents a deletePrefix left empty in the background, done once close resolves', async function () {
+    const driver = new FilesystemDriver({ rootDirectory: root });
+    await driver.put('top/a/b/c/1', Buffer.from('1'));
+    await driver.put('top/a/b/c/d/2', Buffer.from('2'));
+    await driver.deletePrefix('top/a/b/c');
+    assert.deepEqual(await driver.list('top'), []);
+    await driver.close();
+    // Up to, not including, the top-level directory.
+    assert.deepEqual(await readdir(join(root, 'top')), []);
+    assert.deepEqual(await readdir(join(root, '.tmp')), []);
+  });
+
   it('sweeps stale temporary files left by a crash, and keeps fresh ones', async function () {
     await mkdir(join(root, '.tmp'));
     const stale = join(root, '.tmp', 'stale');
