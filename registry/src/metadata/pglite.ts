@@ -33,6 +33,7 @@ export interface PGliteDatabaseOptions {
 
 export class PGliteDatabase implements SqlDatabase {
   readonly name = 'pglite';
+  readonly shared = false;
   readonly #db: PGlite;
   readonly #releaseLock: () => Promise<void>;
 

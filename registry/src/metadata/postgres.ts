@@ -18,6 +18,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 export class PostgresDatabase implements SqlDatabase {
   readonly name = 'postgres';
+  readonly shared = true;
   readonly #pool: pg.Pool;
   /** SQL text -> prepared statement name, so equal texts share one statement per connection. */
   readonly #statementNames = new Map<string, string>();

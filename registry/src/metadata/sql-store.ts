@@ -62,11 +62,13 @@ interface ReferrerRow {
 
 export class SqlMetadataStore implements MetadataStore {
   readonly name: string;
+  readonly shared: boolean;
   readonly #db: SqlDatabase;
 
   constructor(db: SqlDatabase) {
     this.#db = db;
     this.name = db.name;
+    this.shared = db.shared;
   }
 
   async migrate(): Promise<void> {

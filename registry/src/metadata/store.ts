@@ -13,6 +13,8 @@
 export interface SqlDatabase extends SqlExecutor {
   /** "postgres" or "pglite", for logs and health output. */
   readonly name: string;
+  /** Whether other processes (replicas) may write to it too: false for PGlite, which one process opens at a time. */
+  readonly shared: boolean;
   /** Run `work` in one transaction on one connection; rolled back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -153,6 +155,8 @@ export interface UploadSessionRecord {
 
 export interface MetadataStore {
   readonly name: string;
+  /** Whether other processes (replicas) may write to it too (SqlDatabase.shared). */
+  readonly shared: boolean;
   /** Apply pending migrations (under an advisory lock, so replicas may start together). */
   migrate(): Promise<void>;
   ping(): Promise<void>;

@@ -15,7 +15,7 @@ import { PGliteDatabase } from '../../src/metadata/pglite.ts';
 import { SqlMetadataStore } from '../../src/metadata/sql-store.ts';
 import { MemoryCache } from '../../src/cache/memory.ts';
 import { BlobStore } from '../../src/domain/blob-store.ts';
-import { BlobUploadSessions } from '../../src/domain/uploads.ts';
+import { BlobUploadSessions, type UploadSessionRecords } from '../../src/domain/uploads.ts';
 import { RegistryError } from '../../src/errors.ts';
 import { parseDigest } from '../../src/oci/grammar.ts';
 
@@ -41,6 +41,17 @@ function partsOnly(driver: BlobStorageDriver): BlobStorageDriver {
   };
 }
 
+/** The session rows of `store` as replicas sharing a database see them (PGlite is one process's alone). */
+function sharedRecords(store: SqlMetadataStore): UploadSessionRecords {
+  return {
+    shared: true,
+    createUploadSession: (session) => store.createUploadSession(session),
+    getUploadSession: (id) => store.getUploadSession(id),
+    deleteUploadSession: (id) => store.deleteUploadSession(id),
+    listUploadSessionsStartedBefore: (before, limit, afterId) => store.listUploadSessionsStartedBefore(before, limit, afterId),
+  };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -57,11 +68,13 @@ for (const layout of ['appended', 'parts'] as const) {
     let db: PGliteDatabase;
     let metadata: SqlMetadataStore;
     let caches: MemoryCache[] = [];
-    const sessions = () => {
+    /** Sessions as one process sees them; `replica`: another process may end them (a shared database). */
+    const sessions = (options: { replica?: boolean } = {}) => {
       const cache = new MemoryCache();
       caches.push(cache);
       const blobs = new BlobStore({ storage, metadata });
-      return { uploads: new BlobUploadSessions({ storage, cache, blobs, records: metadata, ttlSeconds: 600 }), blobs, cache };
+      const records = options.replica ? sharedRecords(metadata) : metadata;
+      return { uploads: new BlobUploadSessions({ storage, cache, blobs, records, ttlSeconds: 600 }), blobs, cache };
     };
 
     before(async function () {
@@ -166,9 +179,9 @@ for (const layout of ['appended', 'parts'] as const) {
       expect((await uploads.finish('dom/e', started.id, sha256(data))).size).to.equal(3000);
     });
 
-    it('is unknown everywhere once ended, also to a process that knew it', async function () {
-      const first = sessions();
-      const second = sessions();
+    it('is unknown everywhere once ended, also to a replica that knew it', async function () {
+      const first = sessions({ replica: true });
+      const second = sessions({ replica: true });
       const data = randomBytes(5000);
       const started = await first.uploads.start('dom/g');
       expect((await second.uploads.status('dom/g', started.id)).offset).to.equal(0);
@@ -179,6 +192,26 @@ for (const layout of ['appended', 'parts'] as const) {
       const other = await first.uploads.start('dom/g');
       expect(await rejection(first.uploads.status('dom/other', other.id))).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
       expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
+    });
+
+    it('looks up no session it knows in a database no other process writes to, and one it does not know', async function () {
+      const counted = { ...sharedRecords(metadata), shared: false, lookups: 0 };
+      const getUploadSession = counted.getUploadSession;
+      counted.getUploadSession = (id) => {
+        counted.lookups++;
+        return getUploadSession(id);
+      };
+      const uploads = new BlobUploadSessions({ storage, cache: new MemoryCache(), blobs: new BlobStore({ storage, metadata }), records: counted, ttlSeconds: 600 });
+      const data = randomBytes(3000);
+      const started = await uploads.start('dom/j');
+      await uploads.append('dom/j', started.id, body(data.subarray(0, 1000), 0));
+      await uploads.append('dom/j', started.id, body(data.subarray(1000, 2000), 1000));
+      expect((await uploads.finish('dom/j', started.id, sha256(data), body(data.subarray(2000), 2000))).size).to.equal(3000);
+      expect(counted.lookups).to.equal(0);
+      // A session it does not know is looked up.
+      const other = await sessions().uploads.start('dom/j');
+      expect((await uploads.status('dom/j', other.id)).offset).to.equal(0);
+      expect(counted.lookups).to.equal(1);
     });
 
     it('opens and finishes a whole-blob upload without writing anything under _uploads', async function () {
