@@ -77,7 +77,6 @@ export interface UploadBody {
 
 interface SessionInfo {
   repository: string;
-  startedAt: string;
   algorithm?: DigestAlgorithm;
 }
 
@@ -103,7 +102,8 @@ export interface BlobUploadSessionsDeps {
   ttlSeconds: number;
 }
 
-const UPLOAD_ID = /^[a-zA-Z0-9-]{1,64}$/;
+/** The ids this registry hands out (randomUUID); anything else names no session (and is never sent to the database's uuid column). */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LOCK_TTL_SECONDS = 15;
 const LOCK_POLL_MS = 50;
 /** Rows purgeAbandoned reads at a time. */
@@ -291,7 +291,7 @@ export class BlobUploadSessions {
   async start(repository: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
     const id = randomUUID();
     await this.records.createUploadSession({ id, repository, ...(algorithm ? { algorithm } : {}) });
-    const info: SessionInfo = { repository, startedAt: new Date().toISOString(), ...(algorithm ? { algorithm } : {}) };
+    const info: SessionInfo = { repository, ...(algorithm ? { algorithm } : {}) };
     this.known.set({ id, info, parts: [], offset: 0, stored: false });
     return { id, repository, offset: 0 };
   }
@@ -324,7 +324,7 @@ export class BlobUploadSessions {
         } catch (err) {
           throw verifier.failure ?? err;
         }
-        await this.end(session);
+        await this.end(session.id, session.stored);
         return blob;
       }
       const written = body ? await this.writeChunk(session, body) : undefined;
@@ -346,22 +346,23 @@ export class BlobUploadSessions {
         session.parts.map((p) => p.path),
         session.offset,
       );
-      await this.end(session);
+      await this.end(session.id, session.stored);
       await this.cache.delete(digestKey(id, digest.algorithm, session.offset));
       return blob;
     });
   }
 
   async cancel(repository: string, id: string): Promise<void> {
-    await this.end(await this.current(repository, id));
+    const session = await this.current(repository, id);
+    await this.end(id, session.stored);
   }
 
-  /** The session is over: its row goes (no replica finds it from then on), then what it stored. */
-  private async end(session: Session): Promise<void> {
-    await this.records.deleteUploadSession(session.id);
-    this.running.delete(session.id);
-    this.known.delete(session.id);
-    if (session.stored) await this.storage.deletePrefix(uploadPrefix(session.id));
+  /** Session `id` is over: its row goes (no replica finds it from then on), then what it `stored`. */
+  private async end(id: string, stored: boolean): Promise<void> {
+    await this.records.deleteUploadSession(id);
+    this.running.delete(id);
+    this.known.delete(id);
+    if (stored) await this.storage.deletePrefix(uploadPrefix(id));
   }
 
   /**
@@ -385,7 +386,7 @@ export class BlobUploadSessions {
         const touched = Math.max(record.startedAt.getTime(), lastTouched.get(record.id) ?? 0);
         lastTouched.delete(record.id);
         if (touched >= cutoff || (await this.cache.get(lockKey(record.id)))) continue;
-        await this.end({ id: record.id, info: { repository: record.repository, startedAt: record.startedAt.toISOString() }, parts: [], offset: 0, stored: true });
+        await this.end(record.id, true);
         removed++;
       }
       if (batch.length < PURGE_BATCH) break;
@@ -393,7 +394,7 @@ export class BlobUploadSessions {
     }
     // What is left has no old row: a session opened lately (kept), or bytes of none.
     for (const [id, touched] of lastTouched) {
-      if (touched >= cutoff || (await this.records.getUploadSession(id))) continue;
+      if (touched >= cutoff || (UPLOAD_ID.test(id) && (await this.records.getUploadSession(id)))) continue;
       await this.storage.deletePrefix(uploadPrefix(id));
     }
     return removed;
@@ -432,7 +433,7 @@ export class BlobUploadSessions {
     if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 80) } });
     const record = await this.records.getUploadSession(id);
     if (record?.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
-    const info: SessionInfo = { repository, startedAt: record.startedAt.toISOString(), ...(record.algorithm ? { algorithm: record.algorithm as DigestAlgorithm } : {}) };
+    const info: SessionInfo = { repository, ...(record.algorithm ? { algorithm: record.algorithm as DigestAlgorithm } : {}) };
     const objects = await this.storage.list(uploadPrefix(id));
     const stored = objects.length > 0;
     const partsPrefix = `${uploadPartsPrefix(id)}/`;

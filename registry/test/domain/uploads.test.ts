@@ -214,6 +214,16 @@ for (const layout of ['appended', 'parts'] as const) {
       expect(counted.lookups).to.equal(1);
     });
 
+    it('answers an id it never handed out with BLOB_UPLOAD_UNKNOWN, whatever its form', async function () {
+      const { uploads } = sessions({ replica: true });
+      const started = await uploads.start('dom/k');
+      for (const id of ['abc', 'not-a-uuid-at-all', started.id.toUpperCase(), `${started.id}0`, 'x'.repeat(100), '../../etc']) {
+        expect(await rejection(uploads.status('dom/k', id)), id).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+        expect(await rejection(uploads.cancel('dom/k', id)), id).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
+      }
+      expect((await uploads.status('dom/k', started.id)).offset).to.equal(0);
+    });
+
     it('opens and finishes a whole-blob upload without writing anything under _uploads', async function () {
       const { uploads, blobs } = sessions();
       const data = randomBytes(3 * 1024 * 1024 + 5);
@@ -233,6 +243,8 @@ for (const layout of ['appended', 'parts'] as const) {
       // A crash between the end of a session and the removal of its bytes leaves them behind.
       const orphan = '00000000-0000-4000-8000-000000000001';
       await storage.put(`_uploads/${orphan}/parts/0000000000000000`, randomBytes(10));
+      // Not an id this registry hands out: bytes of no session either.
+      await storage.put('_uploads/junk/data', randomBytes(10));
       expect(await uploads.purgeAbandoned(3600)).to.equal(0);
       expect(await storage.list(`_uploads/${orphan}`)).to.have.length(1);
       const later = Date.now() + 2 * 3_600_000;
@@ -240,6 +252,7 @@ for (const layout of ['appended', 'parts'] as const) {
       expect(await uploads.purgeAbandoned(3600, later)).to.be.at.least(1);
       expect(await rejection(uploads.status('dom/i', started.id))).to.be.instanceOf(RegistryError).with.property('code', 'BLOB_UPLOAD_UNKNOWN');
       expect(await storage.list(`_uploads/${orphan}`)).to.deep.equal([]);
+      expect(await storage.list('_uploads/junk')).to.deep.equal([]);
       expect(await storage.list(`_uploads/${started.id}`)).to.deep.equal([]);
     });
 
